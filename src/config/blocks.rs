@@ -1,0 +1,547 @@
+//! The nested blocks of the options: `authorization` (users, permissions,
+//! connection types), `accounts`, `tls`, `websocket` and `leafnodes`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::options::{
+    Account, Authorization, ConnectionType, LeafnodeOptions, Permissions, RemoteLeaf,
+    ResponsePermission, SubjectPermission, TlsOptions, User, WebsocketOptions, DEFAULT_HOST,
+};
+use super::read::{self, Report};
+use super::value::{Item, Map, Value};
+
+/// `authorization { user, password, token, timeout, users, nkeys, default_permissions }`.
+/// `full` is false for the simple form of the websocket block (user/password/token/timeout).
+pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> Authorization {
+    let mut a = Authorization::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "user" | "username" => a.user = r.take(read::string(item, &key)),
+            "pass" | "password" => a.password = r.take(read::string(item, &key)),
+            "token" => a.token = r.take(read::string(item, &key)),
+            "timeout" => a.timeout = read::seconds(item, &key, r),
+            "users" if full => {
+                if let Some(list) = r.take(read::array(item, &key)) {
+                    let (users, nkeys) = users(list, r);
+                    a.users = Some(users);
+                    a.nkeys.extend(nkeys);
+                }
+            }
+            "nkeys" if full => {
+                if let Some(list) = r.take(read::array(item, &key)) {
+                    let (users, nkeys) = users(list, r);
+                    a.nkeys.extend(nkeys);
+                    a.users.get_or_insert_with(Vec::new).extend(users);
+                }
+            }
+            "default_permissions" | "permissions" if full => {
+                if let Some(pm) = r.take(read::map(item, &key)) {
+                    a.default_permissions = Some(permissions(pm, r));
+                }
+            }
+            _ => r.unknown(entry, "authorization"),
+        }
+    }
+    if full {
+        if a.token.is_some() && (a.user.is_some() || a.password.is_some()) {
+            r.error(_at, "Cannot have a user/pass and token");
+        }
+        if a.users.is_some() && a.user.is_some() {
+            r.error(_at, "Can not have a single user/pass and a users array");
+        }
+        if a.users.is_some() && a.token.is_some() {
+            r.error(_at, "Can not have a token and a users array");
+        }
+    }
+    a
+}
+
+/// A `users` list: user/password entries and NKEY entries, apart.
+fn users(list: &[Item], r: &mut Report) -> (Vec<User>, Vec<User>) {
+    let mut plain = Vec::new();
+    let mut nkeys = Vec::new();
+    for item in list {
+        let Some(m) = r.take(read::map(item, "users")) else {
+            continue;
+        };
+        let u = user(m, item, r);
+        if u.nkey.is_some() {
+            nkeys.push(u);
+        } else {
+            plain.push(u);
+        }
+    }
+    (plain, nkeys)
+}
+
+fn user(m: &Map, at: &Item, r: &mut Report) -> User {
+    let mut u = User::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "user" | "username" => {
+                u.username = r.take(read::string(item, &key)).unwrap_or_default()
+            }
+            "pass" | "password" => u.password = r.take(read::string(item, &key)),
+            "nkey" => {
+                if let Some(k) = r.take(read::string(item, &key)) {
+                    if !k.starts_with('U') || k.len() != 56 {
+                        r.error(item, format!("Not a valid public nkey for a user: \"{k}\""));
+                    }
+                    u.nkey = Some(k);
+                }
+            }
+            "permission" | "permissions" => {
+                if let Some(pm) = r.take(read::map(item, &key)) {
+                    u.permissions = Some(permissions(pm, r));
+                }
+            }
+            "allowed_connection_types" | "connection_types" | "clients" => {
+                if let Some(names) = r.take(read::strings(item, &key)) {
+                    u.allowed_connection_types = Some(connection_types(&names, item, r));
+                }
+            }
+            "account" => u.account = r.take(read::string(item, &key)),
+            _ => r.unknown(entry, "user"),
+        }
+    }
+    if u.nkey.is_none() && u.username.is_empty() {
+        r.error(at, "User entry requires a user");
+    }
+    if u.nkey.is_some() && u.password.is_some() {
+        r.error(at, "Nkey users do not take a password");
+    }
+    u
+}
+
+fn connection_types(names: &[String], at: &Item, r: &mut Report) -> Vec<ConnectionType> {
+    let mut out = Vec::new();
+    for name in names {
+        match ConnectionType::parse(name) {
+            Some(t) => out.push(t),
+            None => r.error(
+                at,
+                format!(
+                    "invalid connection type \"{name}\" (expected STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS or IN_PROCESS)"
+                ),
+            ),
+        }
+    }
+    out
+}
+
+fn permissions(m: &Map, r: &mut Report) -> Permissions {
+    let mut p = Permissions::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "pub" | "publish" | "import" => p.publish = subject_permission(item, &key, r),
+            "sub" | "subscribe" | "export" => p.subscribe = subject_permission(item, &key, r),
+            "allow_responses" | "allow_response" => match &item.value {
+                Value::Bool(true) => p.allow_responses = Some(default_responses()),
+                Value::Bool(false) => {}
+                Value::Map(rm) => {
+                    let mut rp = default_responses();
+                    for e in rm.entries() {
+                        let k = e.key.to_ascii_lowercase();
+                        match k.as_str() {
+                            "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                                if let Some(n) = r.take(read::int_in(&e.item, &k, 0, i64::MAX)) {
+                                    rp.max = n as usize;
+                                }
+                            }
+                            "expires" | "expiration" | "ttl" => {
+                                if let Some(d) = read::duration(&e.item, &k, r) {
+                                    rp.expires = d;
+                                }
+                            }
+                            _ => r.unknown(e, "allow_responses"),
+                        }
+                    }
+                    p.allow_responses = Some(rp);
+                }
+                _ => r.error(
+                    item,
+                    format!("{key}: expected true, false or a map {{max, expires}}"),
+                ),
+            },
+            _ => r.unknown(entry, "permissions"),
+        }
+    }
+    p
+}
+
+fn default_responses() -> ResponsePermission {
+    ResponsePermission {
+        max: 1,
+        expires: Duration::ZERO,
+    }
+}
+
+/// `publish: "a.>"`, `publish: ["a", "b"]` or `publish: {allow: [...], deny: [...]}`.
+fn subject_permission(item: &Item, key: &str, r: &mut Report) -> Option<SubjectPermission> {
+    let mut sp = SubjectPermission::default();
+    match &item.value {
+        Value::Map(m) => {
+            for e in m.entries() {
+                let k = e.key.to_ascii_lowercase();
+                match k.as_str() {
+                    "allow" => sp.allow = r.take(read::strings(&e.item, &k))?,
+                    "deny" => sp.deny = r.take(read::strings(&e.item, &k))?,
+                    _ => r.unknown(e, "permissions"),
+                }
+            }
+        }
+        _ => sp.allow = r.take(read::strings(item, key))?,
+    }
+    for s in sp.allow.iter().chain(sp.deny.iter()) {
+        if !permission_subject_ok(s) {
+            r.error(
+                item,
+                format!("{key}: invalid subject \"{s}\" in permissions"),
+            );
+        }
+    }
+    Some(sp)
+}
+
+/// A subject for a permission: tokens separated by dots, wildcards allowed;
+/// a queue may follow after a space (subscribe permissions).
+fn permission_subject_ok(s: &str) -> bool {
+    let subject = s.split(' ').next().unwrap_or("");
+    !subject.is_empty() && subject.split('.').all(|t| !t.is_empty())
+}
+
+/// `accounts { NAME { users: [...] } ... }`.
+pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
+    let mut out = Vec::new();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let mut acc = Account {
+            name: entry.key.clone(),
+            users: Vec::new(),
+        };
+        match &item.value {
+            Value::Map(am) => {
+                for e in am.entries() {
+                    let k = e.key.to_ascii_lowercase();
+                    match k.as_str() {
+                        "users" | "nkeys" => {
+                            if let Some(list) = r.take(read::array(&e.item, &k)) {
+                                let (users, nkeys) = users(list, r);
+                                for mut u in users.into_iter().chain(nkeys) {
+                                    u.account = Some(acc.name.clone());
+                                    acc.users.push(u);
+                                }
+                            }
+                        }
+                        "exports"
+                        | "imports"
+                        | "jetstream"
+                        | "mappings"
+                        | "maps"
+                        | "limits"
+                        | "default_permissions"
+                        | "msg_trace" => r.ignored(e, "not supported for accounts yet"),
+                        _ => r.unknown(e, "account"),
+                    }
+                }
+            }
+            // An account written as a bare name (accounts { A, B }) is empty.
+            Value::String(_) | Value::Bool(_) => {}
+            _ => {
+                r.error(item, format!("account \"{}\": expected a map", entry.key));
+            }
+        }
+        out.push(acc);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for acc in &out {
+        for u in &acc.users {
+            let name = u.nkey.clone().unwrap_or_else(|| u.username.clone());
+            if !seen.insert(name.clone()) {
+                if let Some(e) = m.entries().find(|e| e.key == acc.name) {
+                    r.error(&e.item, format!("Duplicate user \"{name}\" detected"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, ... }`.
+pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
+    let mut t = TlsOptions {
+        pos: Some(_at.pos.clone()),
+        ..TlsOptions::default()
+    };
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        let path = |r: &mut Report| r.take(read::string(item, &key)).map(PathBuf::from);
+        match key.as_str() {
+            "cert_file" => t.cert_file = path(r),
+            "key_file" => t.key_file = path(r),
+            "ca_file" => t.ca_file = path(r),
+            "verify" => t.verify = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "verify_and_map" => {
+                t.verify_and_map = r.take(read::boolean(item, &key)).unwrap_or(false);
+                t.verify |= t.verify_and_map;
+            }
+            "insecure" => t.insecure = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "timeout" => t.timeout = read::seconds(item, &key, r),
+            "handshake_first" | "first" | "immediate" => {
+                t.handshake_first = r.take(read::boolean(item, &key)).unwrap_or(false)
+            }
+            "cipher_suites"
+            | "curve_preferences"
+            | "pinned_certs"
+            | "min_version"
+            | "connection_rate_limit"
+            | "verify_cert_and_check_known_urls"
+            | "cert_store"
+            | "cert_match"
+            | "cert_match_by"
+            | "ca_certs_match"
+            | "ocsp_peer" => r.ignored(entry, "rustls chooses ciphers, curves and versions itself"),
+            _ => r.error(
+                item,
+                format!(
+                    "error parsing tls config, unknown field [\"{}\"]",
+                    entry.key
+                ),
+            ),
+        }
+    }
+    match (&t.cert_file, &t.key_file) {
+        (Some(_), None) => r.error(_at, "missing 'key_file' in TLS configuration"),
+        (None, Some(_)) => r.error(_at, "missing 'cert_file' in TLS configuration"),
+        _ => {}
+    }
+    Some(t)
+}
+
+/// `websocket { ... }` with every key of nats-server's block.
+pub(crate) fn websocket(m: &Map, r: &mut Report) -> WebsocketOptions {
+    let mut w = WebsocketOptions::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        let text = |r: &mut Report| r.take(read::string(item, &key));
+        match key.as_str() {
+            "listen" => {
+                if let Some((host, port)) = r.take(read::host_port(item, &key)) {
+                    if let Some(h) = host {
+                        w.host = h;
+                    }
+                    w.port = port;
+                }
+            }
+            "port" => w.port = r.take(read::port(item, &key)).unwrap_or(w.port),
+            "host" | "net" => w.host = text(r).unwrap_or_else(|| DEFAULT_HOST.to_string()),
+            "advertise" => w.advertise = text(r),
+            "no_tls" => w.no_tls = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "tls" => {
+                if let Some(tm) = r.take(read::map(item, &key)) {
+                    w.tls = tls(tm, item, r);
+                }
+            }
+            "same_origin" => w.same_origin = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
+            | "origin" => w.allowed_origins = r.take(read::strings(item, &key)).unwrap_or_default(),
+            "handshake_timeout" => {
+                if let Some(d) = handshake_timeout(item, &key, r) {
+                    w.handshake_timeout = d;
+                }
+            }
+            "compress" | "compression" => {
+                w.compression = r.take(read::boolean(item, &key)).unwrap_or(false)
+            }
+            "authorization" | "authentication" => {
+                if let Some(am) = r.take(read::map(item, &key)) {
+                    w.auth = authorization(am, item, r, false);
+                }
+            }
+            "jwt_cookie" => w.jwt_cookie = text(r),
+            "user_cookie" => w.user_cookie = text(r),
+            "pass_cookie" => w.pass_cookie = text(r),
+            "token_cookie" => w.token_cookie = text(r),
+            "no_auth_user" => w.no_auth_user = text(r),
+            "headers" => {
+                if let Some(hm) = r.take(read::map(item, &key)) {
+                    for h in hm.entries() {
+                        if let Some(v) = r.take(read::string(&h.item, &h.key)) {
+                            w.headers.push((h.key.clone(), v));
+                        }
+                    }
+                }
+            }
+            "ping_interval" => w.ping_interval = read::duration(item, &key, r),
+            _ => r.unknown(entry, "websocket"),
+        }
+    }
+    w
+}
+
+/// nats-server takes an integer here as seconds, and otherwise a duration.
+fn handshake_timeout(item: &Item, key: &str, r: &mut Report) -> Option<Duration> {
+    match &item.value {
+        Value::Integer(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
+        Value::String(_) => read::duration(item, key, r),
+        _ => {
+            r.error(
+                item,
+                "error parsing handshake timeout: expected a duration such as \"2s\"",
+            );
+            None
+        }
+    }
+}
+
+/// `leafnodes { listen, port, host, advertise, tls, authorization, remotes, reconnect }`.
+pub(crate) fn leafnodes(m: &Map, r: &mut Report) -> LeafnodeOptions {
+    let mut l = LeafnodeOptions {
+        host: DEFAULT_HOST.to_string(),
+        ..Default::default()
+    };
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "listen" => {
+                if let Some((host, port)) = r.take(read::host_port(item, &key)) {
+                    if let Some(h) = host {
+                        l.host = h;
+                    }
+                    l.port = port;
+                }
+            }
+            "port" => l.port = r.take(read::port(item, &key)).unwrap_or(l.port),
+            "host" | "net" => {
+                l.host = r
+                    .take(read::string(item, &key))
+                    .unwrap_or_else(|| DEFAULT_HOST.to_string())
+            }
+            "advertise" | "cluster_advertise" => l.advertise = r.take(read::string(item, &key)),
+            "no_advertise" => l.no_advertise = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "tls" => {
+                if let Some(tm) = r.take(read::map(item, &key)) {
+                    l.tls = tls(tm, item, r);
+                }
+            }
+            "authorization" => {
+                if let Some(am) = r.take(read::map(item, &key)) {
+                    l.auth = leaf_authorization(am, r);
+                }
+            }
+            "remotes" => {
+                if let Some(list) = r.take(read::array(item, &key)) {
+                    for ri in list {
+                        if let Some(rm) = r.take(read::map(ri, "remotes")) {
+                            l.remotes.push(remote(rm, ri, r));
+                        }
+                    }
+                }
+            }
+            "reconnect" | "reconnect_delay" | "reconnect_interval" => {
+                l.reconnect = match &item.value {
+                    Value::Integer(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
+                    _ => read::duration(item, &key, r),
+                }
+            }
+            "min_version" | "compression" | "isolate_leafnode_interest" | "write_deadline" => {
+                r.ignored(entry, "not supported for leaf nodes yet")
+            }
+            _ => r.unknown(entry, "leafnodes"),
+        }
+    }
+    l
+}
+
+fn leaf_authorization(m: &Map, r: &mut Report) -> Authorization {
+    let mut a = Authorization::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "user" | "username" => a.user = r.take(read::string(item, &key)),
+            "pass" | "password" => a.password = r.take(read::string(item, &key)),
+            "timeout" => a.timeout = read::seconds(item, &key, r),
+            "users" => {
+                if let Some(list) = r.take(read::array(item, &key)) {
+                    let (users, nkeys) = users(list, r);
+                    a.users = Some(users);
+                    a.nkeys = nkeys;
+                }
+            }
+            "account" => {
+                r.take(read::string(item, &key));
+            }
+            _ => r.unknown(entry, "leafnode authorization"),
+        }
+    }
+    a
+}
+
+fn remote(m: &Map, at: &Item, r: &mut Report) -> RemoteLeaf {
+    let mut rl = RemoteLeaf::default();
+    for entry in m.entries() {
+        let item = &entry.item;
+        let key = entry.key.to_ascii_lowercase();
+        match key.as_str() {
+            "url" | "urls" => {
+                if let Some(urls) = r.take(read::strings(item, &key)) {
+                    for u in &urls {
+                        if !valid_remote_url(u) {
+                            r.error(item, format!("error parsing remote leafnode url [\"{u}\"]"));
+                        }
+                    }
+                    rl.urls.extend(urls);
+                }
+            }
+            "account" | "local" => rl.account = r.take(read::string(item, &key)),
+            "credentials" | "creds" => {
+                rl.credentials = r.take(read::string(item, &key)).map(PathBuf::from)
+            }
+            "tls" => {
+                if let Some(tm) = r.take(read::map(item, &key)) {
+                    rl.tls = tls(tm, item, r);
+                }
+            }
+            "hub" => rl.hub = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "deny_imports" | "deny_import" => {
+                rl.deny_imports = r.take(read::strings(item, &key)).unwrap_or_default()
+            }
+            "deny_exports" | "deny_export" => {
+                rl.deny_exports = r.take(read::strings(item, &key)).unwrap_or_default()
+            }
+            "ws_compress" | "ws_compression" | "websocket_compress" | "websocket_compression" => {
+                rl.ws_compression = r.take(read::boolean(item, &key)).unwrap_or(false)
+            }
+            "ws_no_masking" | "websocket_no_masking" => {
+                rl.ws_no_masking = r.take(read::boolean(item, &key)).unwrap_or(false)
+            }
+            "nkey" | "seed" | "compression" | "first_info_timeout" | "disable" | "no_randomize"
+            | "dont_randomize" | "name" => r.ignored(entry, "not supported for remotes yet"),
+            _ => r.unknown(entry, "remote"),
+        }
+    }
+    if rl.urls.is_empty() {
+        r.error(at, "remote leafnode requires a url");
+    }
+    rl
+}
+
+/// nats-leaf://, tls://, ws:// or wss:// with a host; nats-server parses
+/// these with Go's url.Parse, which accepts almost anything with a scheme.
+fn valid_remote_url(u: &str) -> bool {
+    let Some((scheme, rest)) = u.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty() && !rest.is_empty()
+}

@@ -1,0 +1,539 @@
+//! Typed server options read from a parsed configuration, with nats-server's
+//! keys, aliases, defaults and error texts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::blocks;
+use super::error::{ConfigError, ConfigErrors};
+use super::read::{self, Report};
+use super::value::Map;
+
+pub const DEFAULT_PORT: i32 = 4222;
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+pub const DEFAULT_MAX_PAYLOAD: u32 = 1024 * 1024;
+pub const DEFAULT_MAX_CONTROL_LINE: u32 = 4096;
+pub const DEFAULT_MAX_PENDING: i64 = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
+pub const DEFAULT_PING_MAX: u32 = 2;
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// nats-server applies no websocket handshake timeout when none is set; we
+/// do, so a client trickling its upgrade request cannot hold a socket forever.
+pub const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub config_file: Option<PathBuf>,
+    pub host: String,
+    /// -1 asks for a random port; 0 means the default.
+    pub port: i32,
+    pub client_advertise: Option<String>,
+    pub server_name: Option<String>,
+    pub max_payload: u32,
+    pub max_control_line: u32,
+    pub max_connections: usize,
+    pub max_pending: i64,
+    /// 0: no limit.
+    pub max_subscriptions: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    pub no_header_support: bool,
+    pub debug: bool,
+    pub trace: bool,
+    pub logtime: bool,
+    pub log_file: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub http_host: Option<String>,
+    pub http_port: Option<i32>,
+    /// Shards (threads, one per core); `None`: one per available core.
+    pub shards: Option<usize>,
+    pub auth: Authorization,
+    pub accounts: Vec<Account>,
+    pub no_auth_user: Option<String>,
+    /// Set when `operator`/`trusted` keys are present (JWT mode).
+    pub trusted_operators: bool,
+    pub tls: Option<TlsOptions>,
+    pub websocket: Option<WebsocketOptions>,
+    pub leafnodes: Option<LeafnodeOptions>,
+    /// Faults that do not stop the server (nats-server prints them and starts).
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config_file: None,
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            client_advertise: None,
+            server_name: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_control_line: DEFAULT_MAX_CONTROL_LINE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_subscriptions: 0,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX,
+            write_deadline: DEFAULT_WRITE_DEADLINE,
+            no_header_support: false,
+            debug: false,
+            trace: false,
+            logtime: true,
+            log_file: None,
+            pid_file: None,
+            http_host: None,
+            http_port: None,
+            shards: None,
+            auth: Authorization::default(),
+            accounts: Vec::new(),
+            no_auth_user: None,
+            trusted_operators: false,
+            tls: None,
+            websocket: None,
+            leafnodes: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The `authorization {}` block (and, in the websocket and leafnode blocks,
+/// its simpler form).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Authorization {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub timeout: Option<Duration>,
+    /// `Some` when a `users` list is present, even empty.
+    pub users: Option<Vec<User>>,
+    pub nkeys: Vec<User>,
+    pub default_permissions: Option<Permissions>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct User {
+    /// Name for user/password users; empty for NKEY users.
+    pub username: String,
+    pub password: Option<String>,
+    /// Public NKEY (starts with 'U') for NKEY users.
+    pub nkey: Option<String>,
+    pub permissions: Option<Permissions>,
+    /// `None`: every connection type.
+    pub allowed_connection_types: Option<Vec<ConnectionType>>,
+    /// The account the user binds to; `None`: the global account `$G`.
+    pub account: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Permissions {
+    pub publish: Option<SubjectPermission>,
+    pub subscribe: Option<SubjectPermission>,
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubjectPermission {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResponsePermission {
+    pub max: usize,
+    pub expires: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionType {
+    Standard,
+    Websocket,
+    Leafnode,
+    LeafnodeWs,
+    Mqtt,
+    MqttWs,
+    InProcess,
+}
+
+impl ConnectionType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "STANDARD" => ConnectionType::Standard,
+            "WEBSOCKET" => ConnectionType::Websocket,
+            "LEAFNODE" => ConnectionType::Leafnode,
+            "LEAFNODE_WS" => ConnectionType::LeafnodeWs,
+            "MQTT" => ConnectionType::Mqtt,
+            "MQTT_WS" => ConnectionType::MqttWs,
+            "IN_PROCESS" => ConnectionType::InProcess,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Account {
+    pub name: String,
+    pub users: Vec<User>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsOptions {
+    /// Where the block was written, for errors found when loading its files.
+    pub pos: Option<super::value::Pos>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub verify: bool,
+    pub verify_and_map: bool,
+    pub insecure: bool,
+    /// Seconds allowed for the TLS handshake.
+    pub timeout: Option<Duration>,
+    pub handshake_first: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebsocketOptions {
+    pub host: String,
+    pub port: i32,
+    pub advertise: Option<String>,
+    pub tls: Option<TlsOptions>,
+    pub no_tls: bool,
+    pub same_origin: bool,
+    pub allowed_origins: Vec<String>,
+    pub compression: bool,
+    pub handshake_timeout: Duration,
+    pub jwt_cookie: Option<String>,
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    pub no_auth_user: Option<String>,
+    /// The websocket `authorization {}`: user/password, token, timeout.
+    pub auth: Authorization,
+    /// Extra headers sent in the 101 response.
+    pub headers: Vec<(String, String)>,
+    pub ping_interval: Option<Duration>,
+}
+
+impl Default for WebsocketOptions {
+    fn default() -> Self {
+        WebsocketOptions {
+            host: DEFAULT_HOST.to_string(),
+            port: 0,
+            advertise: None,
+            tls: None,
+            no_tls: false,
+            same_origin: false,
+            allowed_origins: Vec::new(),
+            compression: false,
+            handshake_timeout: DEFAULT_WS_HANDSHAKE_TIMEOUT,
+            jwt_cookie: None,
+            user_cookie: None,
+            pass_cookie: None,
+            token_cookie: None,
+            no_auth_user: None,
+            auth: Authorization::default(),
+            headers: Vec::new(),
+            ping_interval: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LeafnodeOptions {
+    pub host: String,
+    /// 0: no leafnode listener (remotes only).
+    pub port: i32,
+    pub advertise: Option<String>,
+    pub no_advertise: bool,
+    pub tls: Option<TlsOptions>,
+    pub auth: Authorization,
+    pub reconnect: Option<Duration>,
+    pub remotes: Vec<RemoteLeaf>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteLeaf {
+    pub urls: Vec<String>,
+    pub account: Option<String>,
+    pub credentials: Option<PathBuf>,
+    pub tls: Option<TlsOptions>,
+    pub ws_compression: bool,
+    pub ws_no_masking: bool,
+    pub hub: bool,
+    pub deny_imports: Vec<String>,
+    pub deny_exports: Vec<String>,
+}
+
+/// Keys nats-server knows that ringnats accepts without acting on them.
+const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
+    (
+        "cluster",
+        "ringnats does not form clusters; attach to one as a leaf node",
+    ),
+    ("gateway", "ringnats has no gateways"),
+    ("jetstream", "ringnats has no JetStream"),
+    ("store_dir", "ringnats has no JetStream"),
+    ("storedir", "ringnats has no JetStream"),
+    ("mqtt", "ringnats has no MQTT listener"),
+    ("mappings", "subject mappings are not supported yet"),
+    ("maps", "subject mappings are not supported yet"),
+    ("server_tags", "ringnats does not use server tags"),
+    ("default_js_domain", "ringnats has no JetStream"),
+    ("ocsp", "OCSP stapling is not supported"),
+    ("lame_duck_duration", "lame duck mode is not supported"),
+    ("lame_duck_grace_period", "lame duck mode is not supported"),
+    ("prof_port", "ringnats has no Go profiler"),
+    ("ports_file_dir", "ports files are not written"),
+    ("syslog", "logging goes to stderr or log_file"),
+    ("remote_syslog", "logging goes to stderr or log_file"),
+    ("logfile_size_limit", "log files are not rotated"),
+    ("log_size_limit", "log files are not rotated"),
+    (
+        "connect_error_reports",
+        "there are no routes or gateways to report on",
+    ),
+    (
+        "reconnect_error_reports",
+        "there are no routes or gateways to report on",
+    ),
+    ("max_traced_msg_len", "traced messages are not truncated"),
+    ("https", "the monitoring port serves plain HTTP"),
+    ("https_port", "the monitoring port serves plain HTTP"),
+    ("http_base_path", "monitoring is served at the root"),
+    ("allow_non_tls", "it only matters with TLS handshake-first"),
+    (
+        "disable_sublist_cache",
+        "the subject index cache is always on",
+    ),
+    ("no_sublist_cache", "the subject index cache is always on"),
+    ("max_sub_tokens", "subjects are not limited in tokens"),
+    (
+        "max_subscription_tokens",
+        "subjects are not limited in tokens",
+    ),
+    ("logtime_utc", "log times are local"),
+    ("no_system_account", "ringnats has no system account"),
+    ("no_system", "ringnats has no system account"),
+    ("no_sys_acc", "ringnats has no system account"),
+    ("system_account", "ringnats has no system account"),
+    ("system", "ringnats has no system account"),
+    ("resolver_tls", "JWT resolvers are not supported yet"),
+    (
+        "resolver_pinned_accounts",
+        "JWT resolvers are not supported yet",
+    ),
+];
+
+impl Options {
+    /// Reads and checks a configuration file: everything that would stop the
+    /// server from starting is an error here, including the rules nats-server
+    /// checks only at start.
+    pub fn from_file(path: &Path) -> Result<Options, ConfigErrors> {
+        let map = super::parse_file(path)?;
+        let mut opts = Options::from_map(&map)?;
+        opts.config_file = Some(path.to_path_buf());
+        Ok(opts)
+    }
+
+    /// Reads typed options out of a parsed configuration and applies the
+    /// start-time checks.
+    pub fn from_map(map: &Map) -> Result<Options, ConfigErrors> {
+        let mut report = Report::default();
+        let mut o = Options::default();
+        o.read_top_level(map, &mut report);
+        super::validate::check(&o, map, &mut report);
+        if !report.errors.is_empty() {
+            return Err(ConfigErrors(report.errors));
+        }
+        o.warnings = report.warnings;
+        Ok(o)
+    }
+
+    fn read_top_level(&mut self, map: &Map, r: &mut Report) {
+        for entry in map.entries() {
+            let item = &entry.item;
+            let key = entry.key.to_ascii_lowercase();
+            match key.as_str() {
+                "listen" => {
+                    if let Some((host, port)) = r.take(read::host_port(item, &key)) {
+                        if let Some(h) = host {
+                            self.host = h;
+                        }
+                        self.port = port;
+                    }
+                }
+                "port" => {
+                    if let Some(p) = r.take(read::port(item, &key)) {
+                        self.port = p;
+                    }
+                }
+                "host" | "net" => {
+                    if let Some(h) = r.take(read::string(item, &key)) {
+                        self.host = h;
+                    }
+                }
+                "client_advertise" => self.client_advertise = r.take(read::string(item, &key)),
+                "server_name" => {
+                    if let Some(name) = r.take(read::string(item, &key)) {
+                        if name.contains(' ') {
+                            r.error(item, "server name cannot contain spaces");
+                        }
+                        self.server_name = Some(name);
+                    }
+                }
+                "debug" => self.debug = r.take(read::boolean(item, &key)).unwrap_or(self.debug),
+                "trace" | "trace_verbose" => {
+                    self.trace = r.take(read::boolean(item, &key)).unwrap_or(self.trace)
+                }
+                "logtime" => {
+                    self.logtime = r.take(read::boolean(item, &key)).unwrap_or(self.logtime)
+                }
+                "logfile" | "log_file" => {
+                    self.log_file = r.take(read::string(item, &key)).map(PathBuf::from)
+                }
+                "pidfile" | "pid_file" => {
+                    self.pid_file = r.take(read::string(item, &key)).map(PathBuf::from)
+                }
+                "http" | "monitor" => {
+                    if let Some((host, port)) = r.take(read::host_port(item, &key)) {
+                        self.http_host = host;
+                        self.http_port = Some(port);
+                    }
+                }
+                "http_port" | "monitor_port" => {
+                    self.http_port = r.take(read::port(item, &key)).or(self.http_port)
+                }
+                "max_control_line" | "max_payload" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        if n > i32::MAX as i64 {
+                            r.error(item, format!("{key} value is too big"));
+                        } else if n <= 0 {
+                            // nats-server starts with this; a non-positive limit would
+                            // refuse every message, so the default stands.
+                            r.warn(
+                                item,
+                                format!("{key} {n} is not a positive size: the default is used"),
+                            );
+                        } else if key == "max_payload" {
+                            self.max_payload = n as u32;
+                        } else {
+                            self.max_control_line = n as u32;
+                        }
+                    }
+                }
+                "max_pending" => {
+                    self.max_pending = r.take(read::int(item, &key)).unwrap_or(self.max_pending)
+                }
+                "max_connections" | "max_conn" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        // nats-server: 0 means the default, negative means none allowed.
+                        self.max_connections = match n {
+                            0 => DEFAULT_MAX_CONNECTIONS,
+                            n if n < 0 => 0,
+                            n => n as usize,
+                        };
+                    }
+                }
+                "max_subscriptions" | "max_subs" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        self.max_subscriptions = n.max(0) as usize;
+                    }
+                }
+                "ping_interval" => {
+                    if let Some(d) = read::duration(item, &key, r) {
+                        self.ping_interval = if d.is_zero() {
+                            DEFAULT_PING_INTERVAL
+                        } else {
+                            d
+                        };
+                    }
+                }
+                "ping_max" => {
+                    if let Some(n) =
+                        r.take(read::int_in(item, &key, i32::MIN as i64, u32::MAX as i64))
+                    {
+                        self.ping_max = if n <= 0 { DEFAULT_PING_MAX } else { n as u32 };
+                    }
+                }
+                "write_deadline" => {
+                    if let Some(d) = read::duration(item, &key, r) {
+                        self.write_deadline = if d.is_zero() {
+                            DEFAULT_WRITE_DEADLINE
+                        } else {
+                            d
+                        };
+                    }
+                }
+                "no_header_support" => {
+                    self.no_header_support = r
+                        .take(read::boolean(item, &key))
+                        .unwrap_or(self.no_header_support)
+                }
+                "shards" => {
+                    if let Some(n) = r.take(read::int_in(item, &key, 1, 1024)) {
+                        self.shards = Some(n as usize);
+                    }
+                }
+                "authorization" => {
+                    if let Some(m) = r.take(read::map(item, &key)) {
+                        self.auth = blocks::authorization(m, item, r, true);
+                    }
+                }
+                "accounts" => {
+                    if let Some(m) = r.take(read::map(item, &key)) {
+                        self.accounts = blocks::accounts(m, r);
+                    }
+                }
+                "no_auth_user" => self.no_auth_user = r.take(read::string(item, &key)),
+                "tls" => {
+                    if let Some(m) = r.take(read::map(item, &key)) {
+                        self.tls = blocks::tls(m, item, r);
+                    }
+                }
+                "websocket" | "ws" => {
+                    if let Some(m) = r.take(read::map(item, &key)) {
+                        self.websocket = Some(blocks::websocket(m, r));
+                    }
+                }
+                "leaf" | "leafnodes" => {
+                    if let Some(m) = r.take(read::map(item, &key)) {
+                        self.leafnodes = Some(blocks::leafnodes(m, r));
+                    }
+                }
+                "operator" | "operators" | "roots" | "root" | "root_operators"
+                | "root_operator" | "trusted" | "trusted_keys" => {
+                    self.trusted_operators = true;
+                    r.ignored(entry, "JWT (operator) mode is not supported yet");
+                }
+                "resolver" | "account_resolver" | "accounts_resolver" | "resolver_preload" => {
+                    r.ignored(entry, "JWT resolvers are not supported yet")
+                }
+                _ => match IGNORED_TOP_LEVEL.iter().find(|(k, _)| *k == key) {
+                    Some((_, why)) => r.ignored(entry, why),
+                    None => r.unknown(entry, ""),
+                },
+            }
+        }
+    }
+
+    /// The client listener's port, with -1 (random) as 0 for `bind`.
+    pub fn bind_port(&self) -> u16 {
+        if self.port <= 0 {
+            0
+        } else {
+            self.port as u16
+        }
+    }
+
+    /// Every user a client can bind to, from `authorization` and `accounts`.
+    pub fn all_users(&self) -> impl Iterator<Item = &User> {
+        self.auth
+            .users
+            .iter()
+            .flatten()
+            .chain(self.auth.nkeys.iter())
+            .chain(self.accounts.iter().flat_map(|a| a.users.iter()))
+    }
+}

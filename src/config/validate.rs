@@ -1,0 +1,285 @@
+//! Rules across options that nats-server checks only when it starts (its
+//! `-t` misses them). Ours run on every load, so a file that passes `-t`
+//! starts.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::options::{Options, TlsOptions};
+use super::read::Report;
+use super::value::{Item, Map};
+
+pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
+    // Errors point at the block the rule is about.
+    let at = |key: &str| -> Option<&Item> {
+        map.entries()
+            .find(|e| e.key.eq_ignore_ascii_case(key))
+            .map(|e| &e.item)
+    };
+    let ws_item = at("websocket").or_else(|| at("ws"));
+    let first_item = map.entries().next().map(|e| &e.item);
+
+    if o.max_payload as i64 > o.max_pending {
+        if let Some(item) = at("max_payload").or(at("max_pending")).or(first_item) {
+            r.error(
+                item,
+                format!(
+                    "max_payload ({}) cannot be higher than max_pending ({})",
+                    o.max_payload, o.max_pending
+                ),
+            );
+        }
+    }
+
+    if let Some(tls) = &o.tls {
+        check_tls_files(tls, r);
+    }
+
+    if let Some(item) = at("authorization") {
+        let account_users = o.accounts.iter().any(|a| !a.users.is_empty());
+        if account_users && (o.auth.user.is_some() || o.auth.password.is_some()) {
+            r.error(item, "Can not have a single user/pass and accounts");
+        }
+        if account_users && o.auth.token.is_some() {
+            r.error(item, "Can not have a token and accounts");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for u in o.all_users() {
+            let name = u.nkey.as_deref().unwrap_or(&u.username);
+            if !seen.insert(name) {
+                r.error(item, format!("Duplicate user \"{name}\" detected"));
+            }
+        }
+    }
+
+    check_listener_ports(o, map, r);
+
+    if let (Some(ws), Some(item)) = (&o.websocket, ws_item) {
+        match &ws.tls {
+            Some(tls) => check_tls_files(tls, r),
+            None if !ws.no_tls => r.error(
+                item,
+                "websocket requires TLS configuration (add a tls { cert_file, key_file } block, or no_tls: true for testing)",
+            ),
+            None => {}
+        }
+        for origin in &ws.allowed_origins {
+            if let Err(why) = check_origin(origin) {
+                r.error(
+                    item,
+                    format!("unable to parse allowed origin \"{origin}\": {why}"),
+                );
+            }
+        }
+        if let Some(cookie) = &ws.jwt_cookie {
+            if !o.trusted_operators {
+                r.error(
+                    item,
+                    format!("trusted operators or trusted keys configuration is required for JWT authentication via cookie \"{cookie}\""),
+                );
+            }
+        }
+        let has_user_lists = o.auth.users.is_some() || !o.auth.nkeys.is_empty();
+        if has_user_lists && ws.auth.user.is_some() {
+            r.error(
+                item,
+                "websocket authentication username not compatible with presence of users/nkeys",
+            );
+        }
+        if has_user_lists && ws.auth.token.is_some() {
+            r.error(
+                item,
+                "websocket authentication token not compatible with presence of users/nkeys",
+            );
+        }
+        if let Some(name) = &ws.no_auth_user {
+            check_no_auth_user(o, name, item, r);
+        }
+    }
+
+    if let (Some(name), Some(item)) = (&o.no_auth_user, at("no_auth_user")) {
+        check_no_auth_user(o, name, item, r);
+    }
+
+    if let (Some(leaf), Some(item)) = (&o.leafnodes, at("leafnodes").or(at("leaf"))) {
+        if let Some(tls) = &leaf.tls {
+            check_tls_files(tls, r);
+        }
+        for remote in &leaf.remotes {
+            if let Some(tls) = &remote.tls {
+                check_tls_files(tls, r);
+            }
+            let ws = remote
+                .urls
+                .iter()
+                .filter(|u| u.starts_with("ws://") || u.starts_with("wss://"))
+                .count();
+            if ws != 0 && ws != remote.urls.len() {
+                r.error(
+                    item,
+                    format!(
+                        "remote leaf node configuration cannot have a mix of websocket and non-websocket urls: {:?}",
+                        remote.urls
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_no_auth_user(o: &Options, name: &str, item: &Item, r: &mut Report) {
+    if o.trusted_operators {
+        r.error(item, "no_auth_user not compatible with Trusted Operator");
+        return;
+    }
+    let mut users = o.all_users().peekable();
+    if users.peek().is_none() {
+        r.error(
+            item,
+            format!("no_auth_user: \"{name}\" present, but users are not defined"),
+        );
+        return;
+    }
+    if !users.any(|u| u.username == name || u.nkey.as_deref() == Some(name)) {
+        r.error(
+            item,
+            format!("no_auth_user: \"{name}\" not present as user in authorization block or account configuration"),
+        );
+    }
+}
+
+/// An allowed origin must be an absolute http(s) URL with a host.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let (scheme, rest) = origin
+        .split_once("://")
+        .ok_or("not an absolute URL (expected http://host[:port] or https://host[:port])")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err("the scheme must be http or https");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() {
+        return Err("the URL has no host");
+    }
+    if let Some((_, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    {
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err("the port is not a number from 0 to 65535");
+        }
+    }
+    Ok(())
+}
+
+/// Two listeners on one port: the second bind would fail at start.
+fn check_listener_ports(o: &Options, map: &Map, r: &mut Report) {
+    let mut listeners: Vec<(&str, &str, i32)> = vec![("client", o.host.as_str(), o.port)];
+    if let Some(p) = o.http_port {
+        listeners.push((
+            "monitoring",
+            o.http_host.as_deref().unwrap_or(o.host.as_str()),
+            p,
+        ));
+    }
+    if let Some(ws) = &o.websocket {
+        listeners.push(("websocket", ws.host.as_str(), ws.port));
+    }
+    if let Some(leaf) = &o.leafnodes {
+        listeners.push(("leafnode", leaf.host.as_str(), leaf.port));
+    }
+    let wildcard = |h: &str| h.is_empty() || h == "0.0.0.0" || h == "::";
+    for (i, (name, host, port)) in listeners.iter().enumerate() {
+        for (other, other_host, other_port) in &listeners[..i] {
+            let same_host = host == other_host || wildcard(host) || wildcard(other_host);
+            if *port > 0 && port == other_port && same_host {
+                let key = if *name == "monitoring" { "http" } else { name };
+                if let Some(e) = map
+                    .entries()
+                    .find(|e| e.key.to_ascii_lowercase().starts_with(&key[..2]))
+                {
+                    r.error(
+                        &e.item,
+                        format!("the {name} port {port} is also the {other} port: each listener needs its own"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The certificate, key and CA files must exist and hold what they should,
+/// or TLS cannot start. Errors point at the `tls` block.
+fn check_tls_files(tls: &TlsOptions, r: &mut Report) {
+    let Some(pos) = tls.pos.clone() else { return };
+    let item = &Item {
+        value: super::value::Value::Bool(true),
+        pos,
+    };
+    if let Some(cert) = &tls.cert_file {
+        match CertificateDer::pem_file_iter(cert) {
+            Err(e) => r.error(
+                item,
+                format!(
+                    "error parsing X509 certificate/key pair: {}: {e}",
+                    cert.display()
+                ),
+            ),
+            Ok(iter) => {
+                let certs: Result<Vec<_>, _> = iter.collect();
+                if !matches!(certs, Ok(ref c) if !c.is_empty()) {
+                    r.error(
+                        item,
+                        format!(
+                            "error parsing X509 certificate/key pair: {}: no certificate found",
+                            cert.display()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(key) = &tls.key_file {
+        if let Err(e) = PrivateKeyDer::from_pem_file(key) {
+            r.error(
+                item,
+                format!(
+                    "error parsing X509 certificate/key pair: {}: {e}",
+                    key.display()
+                ),
+            );
+        }
+    }
+    if let Some(ca) = &tls.ca_file {
+        let ok = CertificateDer::pem_file_iter(ca)
+            .map(|it| it.filter_map(Result::ok).count() > 0)
+            .unwrap_or(false);
+        if !ok {
+            r.error(
+                item,
+                format!("failed to parse root ca certificate: {}", ca.display()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_origin;
+
+    #[test]
+    fn origins() {
+        assert!(check_origin("http://www.example.com").is_ok());
+        assert!(check_origin("https://www.other-example.com:8443/path").is_ok());
+        assert!(check_origin("http://[::1]:80").is_ok());
+        assert!(check_origin("example.com").is_err());
+        assert!(check_origin("ftp://x").is_err());
+        assert!(check_origin("://").is_err());
+        assert!(check_origin("http://").is_err());
+        assert!(check_origin("http://h:99999").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! The `ringnats` command: nats-server's flags, then the server.
+
+use std::process::ExitCode;
+
+use ringnats::config::Cli;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = match Cli::parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if cli.version {
+        println!("ringnats: v{}", ringnats::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let opts = match cli.load_options() {
+        Ok(opts) => opts,
+        Err(errors) => {
+            eprintln!("ringnats: {errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &opts.warnings {
+        eprintln!("ringnats: warning: {w}");
+    }
+    if cli.test_config {
+        match &cli.config {
+            Some(path) => eprintln!("ringnats: configuration file {} is valid", path.display()),
+            None => eprintln!("ringnats: no configuration file given; the defaults are valid"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    ringnats::server::run(opts, cli.io)
+}
