@@ -1,11 +1,18 @@
 //! ringnats: a NATS-compatible message server, thread-per-core on io_uring.
 //!
 //! The protocol layers (`config`, `protocol`, `subject`) are pure: bytes in,
-//! values and events out, no IO. Only `net` and `shard` touch sockets and threads.
+//! values and events out, no IO. Only `net` and `shard` touch sockets and
+//! threads; `conn` is one connection's logic on top of them.
 
+pub mod log;
+
+pub mod auth;
 pub mod config;
+pub mod conn;
+pub mod net;
 pub mod protocol;
 pub mod server;
+pub mod shard;
 pub mod subject;
 
 /// The version reported in INFO and by `--version`.

@@ -1,0 +1,234 @@
+//! The reading half of a connection: reads, feeds the protocol parser, and
+//! carries out each operation against the shard. Also the connection's
+//! start (INFO, admission) and end (unsubscribe everything, leave the shard).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{writer, Client, Flags};
+use crate::config::options::ConnectionType;
+use crate::net::Stream;
+use crate::protocol::{
+    encode, ClientOp, ClientParser, ConnectOptions, ParserLimits, ProtocolError,
+};
+use crate::shard::Shard;
+use crate::subject;
+
+/// Read buffers start small and double while reads fill them, up to the
+/// largest; they shrink back when reads stay small, so a quiet connection
+/// holds little.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 256 * 1024;
+
+/// Serves one accepted TCP connection until it closes.
+pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
+    let ctx = shard.ctx.clone();
+    let now = Instant::now();
+    let client = Rc::new(Client::new(
+        ctx.next_client_id(),
+        addr,
+        ConnectionType::Standard,
+        now,
+    ));
+    client.next_ping.set(now + ctx.opts.ping_interval);
+    let stream = Rc::new(stream);
+    ctx.write_info(&mut client.out(), client.cid, addr);
+    let admitted = ctx.admit_connection();
+    tokio::task::spawn_local(writer::write_loop(
+        client.clone(),
+        stream.clone(),
+        ctx.opts.write_deadline,
+    ));
+    if !admitted {
+        encode::write_err(&mut client.out(), "maximum connections exceeded");
+        client.close(true);
+        return;
+    }
+    shard.register(&client);
+    crate::debug!("{addr} - cid:{} - Client connection created", client.cid);
+    shard.mark_dirty(&client);
+    shard.flush();
+
+    let mut parser = ClientParser::new(ParserLimits {
+        max_control_line: ctx.opts.max_control_line as usize,
+        max_payload: ctx.opts.max_payload as usize,
+    });
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_MIN);
+    let mut small_reads = 0u32;
+    while client.is_open() {
+        buf.clear();
+        let (res, b) = stream.read(buf).await;
+        buf = b;
+        let n = match res {
+            Ok(0) | Err(_) => {
+                client.close(false);
+                break;
+            }
+            Ok(n) => n,
+        };
+        if !client.is_open() {
+            break;
+        }
+        client.last_read.set(Instant::now());
+        let mut fatal = None;
+        let parsed = parser.feed(&buf[..n], &mut |op| match handle(&shard, &client, op) {
+            Ok(()) => client.is_open(),
+            Err(e) if !e.is_fatal() => {
+                e.write_err(&mut client.out());
+                true
+            }
+            Err(e) => {
+                fatal = Some(e);
+                false
+            }
+        });
+        if let Err(e) = parsed {
+            fatal = Some(e);
+        }
+        if let Some(e) = fatal {
+            crate::debug!("{addr} - cid:{} - closing: {}", client.cid, e.err_text());
+            e.write_err(&mut client.out());
+            client.close(true);
+        }
+        shard.mark_dirty(&client);
+        shard.flush();
+        resize_read_buffer(&mut buf, n, &mut small_reads);
+        // Another shard behind on our mail: stop reading until it catches up,
+        // so the backlog stays bounded and TCP pushes back on the publisher.
+        shard.wait_for_peers().await;
+    }
+    shard.unregister(&client);
+    ctx.release_connection();
+    shard.flush();
+    crate::debug!("{addr} - cid:{} - Client connection closed", client.cid);
+}
+
+fn resize_read_buffer(buf: &mut Vec<u8>, n: usize, small_reads: &mut u32) {
+    let cap = buf.capacity();
+    if n == cap && cap < READ_MAX {
+        *buf = Vec::with_capacity(cap * 2);
+        *small_reads = 0;
+    } else if n < cap / 4 && cap > READ_MIN {
+        *small_reads += 1;
+        if *small_reads > 16 {
+            *buf = Vec::with_capacity(cap / 2);
+            *small_reads = 0;
+        }
+    } else {
+        *small_reads = 0;
+    }
+}
+
+/// Carries out one operation. Non-fatal errors come back as `Err` too; the
+/// caller sends them and goes on.
+fn handle(shard: &Shard, client: &Rc<Client>, op: ClientOp<'_>) -> Result<(), ProtocolError> {
+    let flags = client.flags();
+    if !flags.connected && shard.ctx.auth.required() && !matches!(op, ClientOp::Connect(_)) {
+        return Err(ProtocolError::AuthorizationViolation);
+    }
+    match op {
+        ClientOp::Connect(json) => connect(shard, client, json),
+        ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } => {
+            publish(shard, client, flags, subject, reply, 0, payload);
+            Ok(())
+        }
+        ClientOp::HPub {
+            subject,
+            reply,
+            header_len,
+            message,
+        } => {
+            if !flags.headers {
+                return Err(ProtocolError::HeadersNotSupported);
+            }
+            publish(shard, client, flags, subject, reply, header_len, message);
+            Ok(())
+        }
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            shard.subscribe(client, subject, queue, sid)?;
+            if flags.verbose {
+                encode::write_ok(&mut client.out());
+            }
+            Ok(())
+        }
+        ClientOp::Unsub { sid, max } => {
+            shard.unsubscribe(client, sid, max);
+            if flags.verbose {
+                encode::write_ok(&mut client.out());
+            }
+            Ok(())
+        }
+        ClientOp::Ping => {
+            shard.pong(client);
+            Ok(())
+        }
+        ClientOp::Pong => {
+            client.pings_out.set(0);
+            client.ponged.set(true);
+            Ok(())
+        }
+    }
+}
+
+fn publish(
+    shard: &Shard,
+    client: &Rc<Client>,
+    flags: Flags,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    header_len: usize,
+    message: &[u8],
+) {
+    client.msgs_in.set(client.msgs_in.get() + 1);
+    if flags.pedantic && !subject::is_valid_literal_subject(subject) {
+        // nats-server reports it and still delivers the message.
+        ProtocolError::InvalidPublishSubject.write_err(&mut client.out());
+    }
+    if flags.verbose {
+        encode::write_ok(&mut client.out());
+    }
+    shard.publish(client, subject, reply, header_len, message);
+}
+
+fn connect(shard: &Shard, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtocolError> {
+    let ctx = &shard.ctx;
+    let opts = ConnectOptions::parse(json)?;
+    let Some(account) = ctx.auth.check(&opts, client.kind) else {
+        crate::error!(
+            "{} - cid:{} - authentication error - User {:?}",
+            client.addr,
+            client.cid,
+            opts.user.as_deref().unwrap_or("")
+        );
+        return Err(ProtocolError::AuthorizationViolation);
+    };
+    let server_headers = !ctx.opts.no_header_support;
+    opts.validate(server_headers)?;
+    if account != client.account.get() && !client.subs.borrow().slab.is_empty() {
+        // Subscriptions made before CONNECT live in the global account.
+        shard.unsubscribe_all(client);
+    }
+    client.account.set(account);
+    client.flags.set(Flags {
+        connected: true,
+        verbose: opts.verbose,
+        pedantic: opts.pedantic,
+        echo: opts.echo,
+        headers: opts.headers_enabled(server_headers),
+        no_responders: opts.no_responders,
+    });
+    *client.name.borrow_mut() = opts.name;
+    if opts.verbose {
+        encode::write_ok(&mut client.out());
+    }
+    Ok(())
+}

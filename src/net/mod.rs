@@ -1,0 +1,57 @@
+//! The IO seam: everything above this module is written against `Backend`,
+//! `Listener` and `Stream`, with one implementation on tokio-uring
+//! (io_uring) and one on tokio's epoll runtime. Both run tasks on a
+//! current-thread tokio runtime with a `LocalSet`, so tasks, timers and
+//! `Notify` doorbells are the same on either; only sockets differ.
+//!
+//! Reads and writes take owned buffers and give them back (what io_uring
+//! needs), so the caller keeps one buffer per direction and no copy is made.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+pub mod epoll;
+pub mod probe;
+pub mod uring;
+
+/// One IO runtime: how to run a shard and how to turn a bound socket into
+/// a listener of this runtime.
+pub trait Backend: 'static {
+    type Listener: Listener<Stream = Self::Stream>;
+    type Stream: Stream;
+    /// The name logged at start ("io_uring" or "epoll").
+    const NAME: &'static str;
+    /// Runs `f` to completion on a new single-threaded runtime on this thread.
+    fn block_on<F: Future>(f: F) -> F::Output;
+    /// Wraps a bound, listening std socket (call inside `block_on`).
+    fn listener(socket: std::net::TcpListener) -> io::Result<Self::Listener>;
+}
+
+pub trait Listener: 'static {
+    type Stream: Stream;
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
+}
+
+pub trait Stream: 'static {
+    /// Reads into the spare capacity of `buf` (after its `len`), returning
+    /// how many bytes came (0: the peer closed) and the buffer.
+    fn read(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<usize>, Vec<u8>)>;
+    /// Writes all of `buf`, then returns it.
+    fn write_all(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<()>, Vec<u8>)>;
+    /// Shuts both directions down: a read in flight returns, the peer sees EOF.
+    fn shutdown(&self);
+}
+
+/// Binds a listening socket with SO_REUSEPORT, so that every shard binds
+/// the same address and the kernel spreads connections among them.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}

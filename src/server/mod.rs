@@ -1,0 +1,226 @@
+//! Starting and stopping the server: options in, shard threads running,
+//! signals handled, exit code out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::config::{IoMode, Options};
+use crate::net::{self, Backend};
+use crate::shard::{self, mailbox, Envelope, ShardSetup};
+
+mod context;
+
+pub use context::ServerContext;
+
+/// Runs the server until SIGINT or SIGTERM; 0 on a clean stop.
+pub fn run(opts: Options, io: IoMode) -> ExitCode {
+    if let Err(e) = crate::log::init(
+        opts.debug,
+        opts.trace,
+        opts.logtime,
+        opts.log_file.as_deref(),
+    ) {
+        eprintln!("ringnats: cannot open log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    let uring = match io {
+        IoMode::Epoll => false,
+        IoMode::Uring => match net::probe::io_uring_available() {
+            Ok(()) => true,
+            Err(why) => {
+                crate::fatal!("io_uring was asked for but is not available: {why}");
+                return ExitCode::FAILURE;
+            }
+        },
+        IoMode::Auto => match net::probe::io_uring_available() {
+            Ok(()) => true,
+            Err(why) => {
+                crate::warn!("io_uring is not available ({why}): running on epoll");
+                false
+            }
+        },
+    };
+    if uring {
+        start::<net::uring::Uring>(opts)
+    } else {
+        start::<net::epoll::Epoll>(opts)
+    }
+}
+
+fn start<B: Backend>(opts: Options) -> ExitCode {
+    // Catch SIGINT/SIGTERM before anything can see the server (pid file,
+    // "Listening" line): one sent at once must be a clean stop, not the
+    // default action killing the process.
+    let signals = Signals::install();
+    if opts.tls.is_some() {
+        // Serving plain TCP where TLS was asked for would expose what the
+        // configuration means to protect.
+        crate::fatal!("tls for the client port is not supported yet: refusing to start without it");
+        return ExitCode::FAILURE;
+    }
+    let shards = opts
+        .shards
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let host: IpAddr = match opts.host.parse() {
+        Ok(ip) => ip,
+        Err(_) => match resolve(&opts.host) {
+            Some(ip) => ip,
+            None => {
+                crate::fatal!(
+                    "Error listening on port: {}:{}, \"cannot resolve host\"",
+                    opts.host,
+                    opts.port
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    // Bind every shard's listener here, so a port in use stops the start.
+    let mut listeners = Vec::with_capacity(shards);
+    let mut port = opts.bind_port();
+    for _ in 0..shards {
+        match net::bind_reuseport(SocketAddr::new(host, port)) {
+            Ok(l) => {
+                port = l.local_addr().map(|a| a.port()).unwrap_or(port);
+                listeners.push(l);
+            }
+            Err(e) => {
+                crate::fatal!("Error listening on port: {}:{}, \"{e}\"", opts.host, port);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
+            crate::fatal!("Could not write pidfile: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let ctx = Arc::new(ServerContext::new(opts, shards, port));
+    crate::info!("Starting ringnats");
+    crate::info!("  Version:  {}", crate::VERSION);
+    crate::info!(
+        "  IO:       {}, {} shard{}",
+        B::NAME,
+        shards,
+        if shards == 1 { "" } else { "s" }
+    );
+    crate::info!("  ID:       {}", ctx.server_id);
+    if let Some(file) = &ctx.opts.config_file {
+        crate::info!("Using configuration file: {}", file.display());
+    }
+    for w in &ctx.opts.warnings {
+        crate::warn!("{w}");
+    }
+    warn_unserved(&ctx.opts);
+
+    let mut doorbells = Vec::new();
+    let mut threads = Vec::new();
+    for (id, ((outbox, inbox), listener)) in mailbox::mesh::<Envelope>(shards)
+        .into_iter()
+        .zip(listeners)
+        .enumerate()
+    {
+        doorbells.push(inbox.waker());
+        let setup = ShardSetup {
+            id,
+            ctx: ctx.clone(),
+            outbox,
+            inbox,
+            listener,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("shard-{id}"))
+            .spawn(move || shard::run::<B>(setup));
+        match thread {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                crate::fatal!("cannot start shard {id}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    crate::info!(
+        "Listening for client connections on {}:{}",
+        ctx.opts.host,
+        port
+    );
+    crate::info!("Server is ready");
+
+    let signal = signals.wait();
+    crate::info!("Trapped \"{signal}\" signal");
+    ctx.stopping.store(true, Ordering::SeqCst);
+    for d in &doorbells {
+        d.wake();
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    if let Some(pid_file) = &ctx.opts.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    crate::info!("Server Exiting..");
+    ExitCode::SUCCESS
+}
+
+/// Listeners the configuration asks for that this build does not serve yet.
+fn warn_unserved(opts: &Options) {
+    if opts.websocket.is_some() {
+        crate::warn!("websocket is configured but not served yet: only NATS clients over TCP are");
+    }
+    if opts.http_port.is_some() {
+        crate::warn!("monitoring (http_port) is configured but not served yet");
+    }
+    if opts.leafnodes.is_some() {
+        crate::warn!("leafnodes are configured but not served yet");
+    }
+}
+
+fn resolve(host: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
+}
+
+/// SIGINT and SIGTERM, caught from the moment this is made on; one that
+/// comes before `wait` is kept for it.
+struct Signals {
+    rt: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for signals");
+        let (term, int) = {
+            let _in_runtime = rt.enter();
+            (
+                signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            )
+        };
+        Signals { rt, term, int }
+    }
+
+    /// Blocks until SIGINT or SIGTERM; returns its name.
+    fn wait(self) -> &'static str {
+        let Signals {
+            rt,
+            mut term,
+            mut int,
+        } = self;
+        rt.block_on(async {
+            tokio::select! {
+                _ = term.recv() => "terminated",
+                _ = int.recv() => "interrupt",
+            }
+        })
+    }
+}

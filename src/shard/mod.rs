@@ -1,0 +1,342 @@
+//! One shard per core: a thread running its own single-threaded runtime,
+//! with its own listener (SO_REUSEPORT), connections, subject index per
+//! account, and mailboxes to the other shards. Nothing here is shared with
+//! other threads but the immutable server context and the mailboxes; no
+//! locks on the message path.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+use tokio::sync::Notify;
+
+use crate::conn::Client;
+use crate::net::{Backend, Listener};
+use crate::server::ServerContext;
+use crate::subject::SubjectIndex;
+
+pub mod envelope;
+pub mod mailbox;
+mod route;
+#[cfg(test)]
+mod tests;
+
+pub use envelope::{Envelope, Published};
+use mailbox::{Inbox, Outbox};
+
+/// A subscription as the subject index stores it: connection slab key and
+/// the subscription's key inside the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubRef {
+    pub conn: u32,
+    pub sub: u32,
+}
+
+/// A subject and, for queue subscriptions, the queue group.
+pub(crate) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
+
+/// One account's subjects on this shard.
+pub(crate) struct AccountIndex {
+    /// This shard's subscriptions.
+    pub local: SubjectIndex<SubRef>,
+    /// Which other shards have subscribers on what (by shard id).
+    pub peers: SubjectIndex<u16>,
+    /// How many local subscriptions each (subject, queue) has: the first
+    /// and the last are announced to the other shards.
+    pub interest: std::collections::HashMap<InterestKey, u32>,
+}
+
+/// What a shard thread is started with.
+pub struct ShardSetup {
+    pub id: usize,
+    pub ctx: Arc<ServerContext>,
+    pub outbox: Outbox<Envelope>,
+    pub inbox: Inbox<Envelope>,
+    pub listener: std::net::TcpListener,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub ctx: Arc<ServerContext>,
+    pub(crate) clients: RefCell<Slab<Rc<Client>>>,
+    pub(crate) accounts: RefCell<Vec<AccountIndex>>,
+    pub(crate) outbox: RefCell<Outbox<Envelope>>,
+    /// Connections with output gathered since the last flush.
+    pub(crate) dirty: RefCell<Vec<Rc<Client>>>,
+    /// Sequence of this shard's interest announcements.
+    pub(crate) interest_seq: Cell<u64>,
+    /// Per shard: the highest of our announcements it has applied.
+    pub(crate) acked: RefCell<Vec<u64>>,
+    /// Connections whose output waits for the other shards to apply their
+    /// latest interest.
+    pub(crate) fenced: RefCell<Vec<Rc<Client>>>,
+    /// Rung when every connection is gone (at shutdown).
+    all_closed: Notify,
+}
+
+impl Shard {
+    fn new(setup_id: usize, ctx: Arc<ServerContext>, outbox: Outbox<Envelope>) -> Shard {
+        let accounts = (0..ctx.accounts.len())
+            .map(|_| AccountIndex {
+                local: SubjectIndex::new(),
+                peers: SubjectIndex::new(),
+                interest: Default::default(),
+            })
+            .collect();
+        let shards = ctx.shards;
+        Shard {
+            id: setup_id,
+            ctx,
+            clients: RefCell::new(Slab::new()),
+            accounts: RefCell::new(accounts),
+            outbox: RefCell::new(outbox),
+            dirty: RefCell::new(Vec::new()),
+            interest_seq: Cell::new(0),
+            acked: RefCell::new(vec![0; shards]),
+            fenced: RefCell::new(Vec::new()),
+            all_closed: Notify::new(),
+        }
+    }
+
+    /// How many shards the server runs (1: no cross-shard work at all).
+    pub fn shard_count(&self) -> usize {
+        self.ctx.shards
+    }
+
+    pub fn register(&self, client: &Rc<Client>) {
+        let key = self.clients.borrow_mut().insert(client.clone());
+        client.key.set(key);
+    }
+
+    /// Removes a closed connection and everything it subscribed to.
+    pub fn unregister(&self, client: &Rc<Client>) {
+        self.unsubscribe_all(client);
+        let key = client.key.get();
+        let mut clients = self.clients.borrow_mut();
+        if clients.get(key).is_some_and(|c| Rc::ptr_eq(c, client)) {
+            clients.remove(key);
+        }
+        if clients.is_empty() {
+            self.all_closed.notify_one();
+        }
+    }
+
+    /// Queues a connection's output for the next flush.
+    pub fn mark_dirty(&self, client: &Rc<Client>) {
+        if !client.dirty.get() {
+            client.dirty.set(true);
+            self.dirty.borrow_mut().push(client.clone());
+        }
+    }
+
+    /// Ends a batch of work: wakes the writers of every connection that got
+    /// output and sends the mail gathered for other shards.
+    pub fn flush(&self) {
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        for c in &dirty {
+            c.dirty.set(false);
+            c.wake_writer();
+        }
+        // Give the (now empty) vector back to keep its capacity.
+        let mut slot = self.dirty.borrow_mut();
+        if slot.is_empty() {
+            let mut v = dirty;
+            v.clear();
+            *slot = v;
+        }
+        drop(slot);
+        let mut outbox = self.outbox.borrow_mut();
+        if outbox.has_pending() {
+            outbox.flush();
+        }
+    }
+
+    /// Waits while another shard is too far behind on this shard's mail.
+    pub async fn wait_for_peers(&self) {
+        loop {
+            let Some(load) = self.outbox.borrow().congested() else {
+                return;
+            };
+            load.wait_for_space().await;
+        }
+    }
+
+    /// Closes a connection that fell too far behind: no -ERR can be counted
+    /// on to reach it, and nobody waits for it.
+    pub fn slow_consumer(&self, client: &Rc<Client>) {
+        if client.is_open() {
+            crate::debug!(
+                "{} - cid:{} - Slow Consumer Detected: pending {} bytes",
+                client.addr,
+                client.cid,
+                client.pending()
+            );
+            client.close(false);
+        }
+    }
+}
+
+/// Runs one shard on this thread until the server stops.
+pub fn run<B: Backend>(setup: ShardSetup) {
+    pin_to_core(setup.id);
+    B::block_on(async move {
+        let ShardSetup {
+            id,
+            ctx,
+            outbox,
+            inbox,
+            listener,
+        } = setup;
+        let listener = match B::listener(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                crate::error!("shard {id}: cannot listen: {e}");
+                return;
+            }
+        };
+        let shard = Rc::new(Shard::new(id, ctx.clone(), outbox));
+        tokio::task::spawn_local(accept_loop::<B>(shard.clone(), listener));
+        tokio::task::spawn_local(housekeeping(shard.clone()));
+        mailbox_loop(shard.clone(), inbox).await;
+
+        // Shutting down: close every connection, flushing what it is owed.
+        let clients: Vec<Rc<Client>> = shard
+            .clients
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect();
+        for c in &clients {
+            c.close(true);
+        }
+        if !clients.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), shard.all_closed.notified()).await;
+        }
+    });
+}
+
+async fn accept_loop<B: Backend>(shard: Rc<Shard>, listener: B::Listener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                if shard.ctx.stopping.load(Ordering::Relaxed) {
+                    drop(stream);
+                    continue;
+                }
+                tokio::task::spawn_local(crate::conn::reader::run(shard.clone(), stream, addr));
+            }
+            Err(e) => {
+                crate::error!("Error accepting client connection: {e}");
+                // Out of file descriptors and the like: do not spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Drains the mailboxes from the other shards until the server stops.
+async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
+    loop {
+        if shard.ctx.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut acks: Vec<(usize, u64)> = Vec::new();
+        let n = inbox.drain(|from, envelope| shard.receive(from, envelope, &mut acks));
+        if n > 0 {
+            for (to, seq) in acks {
+                shard
+                    .outbox
+                    .borrow_mut()
+                    .send(to, Envelope::InterestAck { seq }, 0);
+            }
+            shard.flush();
+            // Let connections run between batches.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        inbox.wait().await;
+    }
+}
+
+/// Pings, stale connections and authentication timeouts, checked on a tick.
+async fn housekeeping(shard: Rc<Shard>) {
+    let opts = &shard.ctx.opts;
+    let auth_timeout = shard.ctx.auth.timeout();
+    let shortest = opts.ping_interval.min(auth_timeout);
+    let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = Instant::now();
+        let clients: Vec<Rc<Client>> = shard
+            .clients
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect();
+        for c in clients {
+            if !c.is_open() {
+                continue;
+            }
+            use crate::protocol::{encode, ProtocolError};
+            if !c.flags().connected && shard.ctx.auth.required() && now - c.created >= auth_timeout
+            {
+                ProtocolError::AuthenticationTimeout.write_err(&mut c.out());
+                c.close(true);
+                shard.mark_dirty(&c);
+                continue;
+            }
+            if now >= c.next_ping.get() {
+                if c.ponged.get()
+                    && c.pings_out.get() == 0
+                    && now - c.last_read.get() < opts.ping_interval
+                {
+                    // A client known to answer, and busy: no PING needed.
+                    c.next_ping.set(now + opts.ping_interval);
+                    continue;
+                }
+                if c.pings_out.get() + 1 > opts.ping_max {
+                    crate::debug!(
+                        "{} - cid:{} - Stale Client Connection - Closing",
+                        c.addr,
+                        c.cid
+                    );
+                    ProtocolError::StaleConnection.write_err(&mut c.out());
+                    c.close(true);
+                } else {
+                    c.pings_out.set(c.pings_out.get() + 1);
+                    encode::write_ping(&mut c.out());
+                    c.next_ping.set(now + opts.ping_interval);
+                }
+                shard.mark_dirty(&c);
+            }
+        }
+        shard.flush();
+    }
+}
+
+/// Pins the calling thread to one core (shard i on core i, modulo the cores
+/// this process may use).
+fn pin_to_core(shard: usize) {
+    // SAFETY: sched_getaffinity/sched_setaffinity only read and write the
+    // cpu_set_t we own.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &allowed))
+            .collect();
+        if cores.is_empty() {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cores[shard % cores.len()], &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}

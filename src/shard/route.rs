@@ -1,0 +1,434 @@
+//! The message path of a shard: subscribing (and announcing first and last
+//! interest to the other shards), publishing (local subscribers directly,
+//! other shards through their mailboxes, once each), delivering, and what
+//! arrives from the other shards.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::{AccountIndex, Envelope, Published, Shard, SubRef};
+use crate::conn::{Client, Sub};
+use crate::protocol::{encode, ProtocolError};
+use crate::subject::{self, queue, MatchResult};
+
+/// Where one published message goes on another shard.
+struct Target {
+    shard: u16,
+    plain: bool,
+    queues: Vec<Box<[u8]>>,
+}
+
+impl Shard {
+    pub fn subscribe(
+        &self,
+        client: &Rc<Client>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Result<(), ProtocolError> {
+        // nats-server's order: the limit, then a taken sid, then the subject
+        // (so a SUB at the limit is refused even if its sid is taken, and a
+        // taken sid is ignored even with a bad subject).
+        let mut subs = client.subs.borrow_mut();
+        let max = self.ctx.opts.max_subscriptions;
+        if max > 0 && subs.slab.len() >= max {
+            return Err(ProtocolError::MaxSubscriptions);
+        }
+        if subs.by_sid.contains_key(sid) {
+            // nats-server ignores a SUB whose sid is taken.
+            return Ok(());
+        }
+        if !subject::is_valid_subject(subject)
+            || queue.is_some_and(|q| !subject::is_valid_queue_name(q))
+        {
+            return Err(ProtocolError::InvalidSubject);
+        }
+        let key = subs.slab.insert(Sub {
+            sid: sid.into(),
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            max: None,
+            delivered: 0,
+        });
+        subs.by_sid.insert(sid.into(), key);
+        drop(subs);
+        let sub_ref = SubRef {
+            conn: client.key.get() as u32,
+            sub: key as u32,
+        };
+        let account = client.account.get();
+        let mut accounts = self.accounts.borrow_mut();
+        let acct = &mut accounts[account as usize];
+        if acct.local.insert(subject, queue, sub_ref).is_err() {
+            return Err(ProtocolError::InvalidSubject);
+        }
+        let count = acct
+            .interest
+            .entry((subject.into(), queue.map(Into::into)))
+            .or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            drop(accounts);
+            self.announce(client, account, subject, queue, true);
+        }
+        Ok(())
+    }
+
+    /// UNSUB: now, or after `max` deliveries in all.
+    pub fn unsubscribe(&self, client: &Rc<Client>, sid: &[u8], max: Option<u64>) {
+        let key = {
+            let mut subs = client.subs.borrow_mut();
+            let Some(&key) = subs.by_sid.get(sid) else {
+                return;
+            };
+            if let Some(max) = max.filter(|&m| m > 0) {
+                let sub = &mut subs.slab[key];
+                if sub.delivered < max {
+                    sub.max = Some(max);
+                    return;
+                }
+            }
+            key
+        };
+        self.remove_sub(client, key);
+    }
+
+    pub fn unsubscribe_all(&self, client: &Rc<Client>) {
+        let keys: Vec<usize> = client.subs.borrow().slab.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.remove_sub(client, key);
+        }
+    }
+
+    fn remove_sub(&self, client: &Rc<Client>, key: usize) {
+        let Some(sub) = ({
+            let mut subs = client.subs.borrow_mut();
+            let sub = subs.slab.try_remove(key);
+            if let Some(s) = &sub {
+                subs.by_sid.remove(&s.sid);
+            }
+            sub
+        }) else {
+            return;
+        };
+        let account = client.account.get();
+        let mut accounts = self.accounts.borrow_mut();
+        let acct = &mut accounts[account as usize];
+        let sub_ref = SubRef {
+            conn: client.key.get() as u32,
+            sub: key as u32,
+        };
+        acct.local
+            .remove(&sub.subject, sub.queue.as_deref(), sub_ref);
+        let interest_key = (sub.subject.clone(), sub.queue.clone());
+        let last = match acct.interest.get_mut(&interest_key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                acct.interest.remove(&interest_key);
+                true
+            }
+            None => false,
+        };
+        drop(accounts);
+        if last {
+            self.announce(client, account, &sub.subject, sub.queue.as_deref(), false);
+        }
+    }
+
+    /// Tells every other shard this shard gained or lost interest.
+    fn announce(
+        &self,
+        client: &Rc<Client>,
+        account: u32,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        add: bool,
+    ) {
+        let shards = self.shard_count();
+        if shards < 2 {
+            return;
+        }
+        let seq = self.interest_seq.get() + 1;
+        self.interest_seq.set(seq);
+        client.interest_needed.set(seq);
+        if !client.fenced.replace(true) {
+            self.fenced.borrow_mut().push(client.clone());
+        }
+        let mut outbox = self.outbox.borrow_mut();
+        for to in (0..shards).filter(|&s| s != self.id) {
+            outbox.send(
+                to,
+                Envelope::Interest {
+                    account,
+                    subject: subject.into(),
+                    queue: queue.map(Into::into),
+                    add,
+                    seq,
+                },
+                0,
+            );
+        }
+    }
+
+    /// PING: PONG. (Held, like all output after a SUB, until the other
+    /// shards have the subscription: see `Client::fenced`.)
+    pub fn pong(&self, client: &Rc<Client>) {
+        encode::write_pong(&mut client.out());
+    }
+
+    fn peers_applied(&self, seq: u64) -> bool {
+        self.acked
+            .borrow()
+            .iter()
+            .enumerate()
+            .all(|(shard, &acked)| shard == self.id || acked >= seq)
+    }
+
+    /// Routes one published message to every interested subscriber, here
+    /// and on the other shards.
+    pub fn publish(
+        &self,
+        from: &Rc<Client>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+    ) {
+        let account = from.account.get();
+        let (local, remote) = {
+            let mut accounts = self.accounts.borrow_mut();
+            let acct: &mut AccountIndex = &mut accounts[account as usize];
+            let local = acct.local.matches(subject);
+            let remote = (self.shard_count() > 1).then(|| acct.peers.matches(subject));
+            (local, remote)
+        };
+        let echo = from.flags().echo;
+        let me = from.key.get() as u32;
+        let mut interest = false;
+        for &sub in &local.plain {
+            if !echo && sub.conn == me {
+                continue;
+            }
+            interest = true;
+            self.deliver(sub, subject, reply, header_len, message);
+        }
+        // Queue groups: one member each, preferring a member on this shard.
+        let mut local_queue_done: Vec<&[u8]> = Vec::new();
+        for group in &local.queues {
+            let member = if echo {
+                queue::pick(&group.members)
+            } else {
+                let others: Vec<SubRef> = group
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|s| s.conn != me)
+                    .collect();
+                queue::pick(&others)
+            };
+            if let Some(sub) = member {
+                interest = true;
+                local_queue_done.push(&group.name);
+                self.deliver(sub, subject, reply, header_len, message);
+            }
+        }
+        if let Some(remote) = remote {
+            let targets = remote_targets(&remote, &local_queue_done);
+            if !targets.is_empty() {
+                interest = true;
+                let msg = Arc::new(Published::new(account, subject, reply, header_len, message));
+                let weight = msg.weight();
+                let mut outbox = self.outbox.borrow_mut();
+                for t in targets {
+                    outbox.send(
+                        t.shard as usize,
+                        Envelope::Msg {
+                            msg: msg.clone(),
+                            plain: t.plain,
+                            queues: t.queues,
+                        },
+                        weight,
+                    );
+                }
+            }
+        }
+        if !interest {
+            if let Some(reply) = reply {
+                self.no_responders(from, reply);
+            }
+        }
+    }
+
+    /// A request nobody listens to: tell the requester at once with a 503
+    /// status on its reply subscription (when it asked for that).
+    fn no_responders(&self, from: &Rc<Client>, reply: &[u8]) {
+        let flags = from.flags();
+        if !(flags.no_responders && flags.headers) {
+            return;
+        }
+        let subs = from.subs.borrow();
+        let Some((_, sub)) = subs
+            .slab
+            .iter()
+            .find(|(_, s)| subject::subject_matches_pattern(reply, &s.subject))
+        else {
+            return;
+        };
+        encode::write_no_responders(&mut from.out(), reply, &sub.sid);
+        drop(subs);
+        self.mark_dirty(from);
+    }
+
+    /// Writes one message to one subscription's connection.
+    fn deliver(
+        &self,
+        sub: SubRef,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+    ) {
+        let Some(client) = self.clients.borrow().get(sub.conn as usize).cloned() else {
+            return;
+        };
+        if !client.is_open() {
+            return;
+        }
+        let expired = {
+            let mut subs = client.subs.borrow_mut();
+            let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
+                return;
+            };
+            {
+                let mut out = client.out();
+                if header_len == 0 {
+                    encode::write_msg(&mut out, subject, &s.sid, reply, message);
+                } else if client.flags().headers {
+                    encode::write_hmsg(&mut out, subject, &s.sid, reply, header_len, message);
+                } else {
+                    // A client that cannot read headers gets the payload alone.
+                    encode::write_msg(&mut out, subject, &s.sid, reply, &message[header_len..]);
+                }
+            }
+            s.delivered += 1;
+            s.max.is_some_and(|m| s.delivered >= m)
+        };
+        client.msgs_out.set(client.msgs_out.get() + 1);
+        self.mark_dirty(&client);
+        if client.pending() as i64 > self.ctx.opts.max_pending {
+            self.slow_consumer(&client);
+        }
+        if expired {
+            self.remove_sub(&client, sub.sub as usize);
+        }
+    }
+
+    /// One envelope from shard `from`. Interest changes to acknowledge are
+    /// gathered in `acks`.
+    pub(crate) fn receive(&self, from: usize, envelope: Envelope, acks: &mut Vec<(usize, u64)>) {
+        match envelope {
+            Envelope::Interest {
+                account,
+                subject,
+                queue,
+                add,
+                seq,
+            } => {
+                let mut accounts = self.accounts.borrow_mut();
+                let peers = &mut accounts[account as usize].peers;
+                if add {
+                    let _ = peers.insert(&subject, queue.as_deref(), from as u16);
+                } else {
+                    peers.remove(&subject, queue.as_deref(), from as u16);
+                }
+                match acks.iter_mut().find(|(s, _)| *s == from) {
+                    Some(a) => a.1 = a.1.max(seq),
+                    None => acks.push((from, seq)),
+                }
+            }
+            Envelope::InterestAck { seq } => {
+                {
+                    let mut acked = self.acked.borrow_mut();
+                    acked[from] = acked[from].max(seq);
+                }
+                self.release_fences();
+            }
+            Envelope::Msg { msg, plain, queues } => self.deliver_remote(&msg, plain, &queues),
+        }
+    }
+
+    /// Lets out the output of connections whose interest every shard has.
+    fn release_fences(&self) {
+        let fenced = std::mem::take(&mut *self.fenced.borrow_mut());
+        let mut still = Vec::new();
+        for client in fenced {
+            if self.peers_applied(client.interest_needed.get()) {
+                client.fenced.set(false);
+                client.wake_writer();
+            } else {
+                still.push(client);
+            }
+        }
+        self.fenced.borrow_mut().extend(still);
+    }
+
+    fn deliver_remote(&self, msg: &Published, plain: bool, queues: &[Box<[u8]>]) {
+        let local = {
+            let mut accounts = self.accounts.borrow_mut();
+            accounts[msg.account as usize].local.matches(msg.subject())
+        };
+        let (subject, reply, message) = (msg.subject(), msg.reply(), msg.message());
+        if plain {
+            for &sub in &local.plain {
+                self.deliver(sub, subject, reply, msg.header_len, message);
+            }
+        }
+        for name in queues {
+            if let Some(sub) = local.queue(name).and_then(|g| queue::pick(&g.members)) {
+                self.deliver(sub, subject, reply, msg.header_len, message);
+            }
+        }
+    }
+}
+
+/// The other shards a message goes to: those with plain subscribers, and
+/// for each queue group not served here, one shard with members.
+fn remote_targets(remote: &MatchResult<u16>, served_here: &[&[u8]]) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut target = |shard: u16| -> usize {
+        match targets.iter().position(|t| t.shard == shard) {
+            Some(i) => i,
+            None => {
+                targets.push(Target {
+                    shard,
+                    plain: false,
+                    queues: Vec::new(),
+                });
+                targets.len() - 1
+            }
+        }
+    };
+    let mut plain = Vec::new();
+    for &s in &remote.plain {
+        plain.push(target(s));
+    }
+    let mut queued = Vec::new();
+    for group in &remote.queues {
+        if served_here.contains(&&group.name[..]) {
+            continue;
+        }
+        if let Some(s) = queue::pick(&group.members) {
+            queued.push((target(s), group.name.clone()));
+        }
+    }
+    for i in plain {
+        targets[i].plain = true;
+    }
+    for (i, name) in queued {
+        targets[i].queues.push(Box::from(&*name));
+    }
+    targets
+}

@@ -1,0 +1,258 @@
+//! Shard logic driven by hand, without threads or sockets: two shards on
+//! one thread, mailboxes pumped explicitly, connections that are only their
+//! state. Interest propagation, fences, cross-shard delivery, queue choice
+//! and ordering are checked deterministically.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::mailbox::{mesh, Inbox};
+use super::{Envelope, Shard};
+use crate::config::options::ConnectionType;
+use crate::config::Options;
+use crate::conn::Client;
+use crate::server::ServerContext;
+
+struct World {
+    shards: Vec<Rc<Shard>>,
+    inboxes: Vec<Inbox<Envelope>>,
+}
+
+impl World {
+    fn new(n: usize) -> World {
+        let ctx = Arc::new(ServerContext::new(Options::default(), n, 4222));
+        let mut shards = Vec::new();
+        let mut inboxes = Vec::new();
+        for (id, (outbox, inbox)) in mesh::<Envelope>(n).into_iter().enumerate() {
+            shards.push(Rc::new(Shard::new(id, ctx.clone(), outbox)));
+            inboxes.push(inbox);
+        }
+        World { shards, inboxes }
+    }
+
+    /// A connected client on shard `s`.
+    fn client(&self, s: usize) -> Rc<Client> {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let c = Rc::new(Client::new(
+            1,
+            addr,
+            ConnectionType::Standard,
+            Instant::now(),
+        ));
+        let mut flags = c.flags();
+        flags.connected = true;
+        flags.verbose = false;
+        flags.pedantic = false;
+        c.flags.set(flags);
+        self.shards[s].register(&c);
+        c
+    }
+
+    /// Delivers all mail (and the acknowledgements it causes) until quiet.
+    fn pump(&mut self) {
+        for shard in &self.shards {
+            shard.flush();
+        }
+        loop {
+            let mut moved = 0;
+            for (i, inbox) in self.inboxes.iter_mut().enumerate() {
+                let shard = &self.shards[i];
+                let mut acks = Vec::new();
+                moved += inbox.drain(|from, e| shard.receive(from, e, &mut acks));
+                for (to, seq) in acks {
+                    shard
+                        .outbox
+                        .borrow_mut()
+                        .send(to, Envelope::InterestAck { seq }, 0);
+                }
+                shard.flush();
+            }
+            if moved == 0 {
+                return;
+            }
+        }
+    }
+
+    fn publish(&self, s: usize, from: &Rc<Client>, subject: &str, payload: &str) {
+        self.shards[s].publish(from, subject.as_bytes(), None, 0, payload.as_bytes());
+        self.shards[s].flush();
+    }
+}
+
+fn take_out(c: &Client) -> String {
+    String::from_utf8(std::mem::take(&mut *c.out())).unwrap()
+}
+
+#[test]
+fn interest_reaches_the_other_shard_and_lifts_the_fence() {
+    let mut w = World::new(2);
+    let sub = w.client(0);
+    w.shards[0].subscribe(&sub, b"foo", None, b"1").unwrap();
+    w.shards[0].flush();
+    assert!(
+        sub.fenced.get(),
+        "output held until shard 1 has the interest"
+    );
+    w.pump();
+    assert!(!sub.fenced.get());
+    let publisher = w.client(1);
+    w.publish(1, &publisher, "foo", "hi");
+    w.pump();
+    assert_eq!(take_out(&sub), "MSG foo 1 2\r\nhi\r\n");
+}
+
+#[test]
+fn only_first_and_last_subscription_are_announced() {
+    let mut w = World::new(2);
+    let a = w.client(0);
+    let b = w.client(0);
+    w.shards[0].subscribe(&a, b"foo", None, b"1").unwrap();
+    w.shards[0].subscribe(&b, b"foo", None, b"1").unwrap();
+    assert_eq!(w.shards[0].interest_seq.get(), 1);
+    w.pump();
+    w.shards[0].unsubscribe(&a, b"1", None);
+    assert_eq!(w.shards[0].interest_seq.get(), 1, "b still listens");
+    w.shards[0].unsubscribe(&b, b"1", None);
+    assert_eq!(w.shards[0].interest_seq.get(), 2);
+    w.pump();
+    // Shard 1 no longer sends anything for foo.
+    let p = w.client(1);
+    w.publish(1, &p, "foo", "x");
+    assert!(!w.shards[1].outbox.borrow().has_pending());
+}
+
+#[test]
+fn one_envelope_per_shard_however_many_subscribers_there() {
+    let mut w = World::new(2);
+    let subs: Vec<_> = (0..10).map(|_| w.client(0)).collect();
+    for s in &subs {
+        w.shards[0].subscribe(s, b"wide", None, b"9").unwrap();
+    }
+    w.pump();
+    let p = w.client(1);
+    w.shards[1].publish(&p, b"wide", None, 0, b"payload");
+    let mut envelopes = 0;
+    w.shards[1].flush();
+    w.inboxes[0].drain(|_, e| {
+        assert!(matches!(e, Envelope::Msg { plain: true, .. }));
+        envelopes += 1;
+        w.shards[0].receive(1, e, &mut Vec::new());
+    });
+    assert_eq!(envelopes, 1);
+    for s in &subs {
+        assert_eq!(take_out(s), "MSG wide 9 7\r\npayload\r\n");
+    }
+}
+
+#[test]
+fn queue_group_gets_each_message_once_across_shards() {
+    let mut w = World::new(2);
+    let members = [w.client(0), w.client(1), w.client(1)];
+    for (i, m) in members.iter().enumerate() {
+        let shard = if i == 0 { 0 } else { 1 };
+        w.shards[shard]
+            .subscribe(m, b"jobs", Some(b"workers"), b"5")
+            .unwrap();
+    }
+    w.pump();
+    // From shard 0: a local member exists, so it is preferred.
+    let p0 = w.client(0);
+    for i in 0..50 {
+        w.publish(0, &p0, "jobs", &i.to_string());
+    }
+    w.pump();
+    let local = take_out(&members[0]);
+    assert_eq!(local.matches("MSG jobs").count(), 50);
+    // Remove the local member: now every message crosses to shard 1, once.
+    w.shards[0].unsubscribe(&members[0], b"5", None);
+    w.pump();
+    for i in 0..200 {
+        w.publish(0, &p0, "jobs", &i.to_string());
+    }
+    w.pump();
+    let a = take_out(&members[1]).matches("MSG jobs").count();
+    let b = take_out(&members[2]).matches("MSG jobs").count();
+    assert_eq!(a + b, 200);
+    assert!(a > 0 && b > 0, "both remote members get some: {a} / {b}");
+}
+
+#[test]
+fn messages_from_one_publisher_arrive_in_order_across_shards() {
+    let mut w = World::new(3);
+    let sub = w.client(2);
+    w.shards[2].subscribe(&sub, b"seq.>", None, b"1").unwrap();
+    w.pump();
+    let p = w.client(0);
+    for i in 0..1000 {
+        w.shards[0].publish(&p, b"seq.x", None, 0, i.to_string().as_bytes());
+        if i % 7 == 0 {
+            w.shards[0].flush();
+        }
+    }
+    w.shards[0].flush();
+    w.pump();
+    let out = take_out(&sub);
+    let got: Vec<usize> = out
+        .split("\r\n")
+        .filter(|l| !l.starts_with("MSG") && !l.is_empty())
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn auto_unsubscribe_withdraws_interest_after_the_last_delivery() {
+    let mut w = World::new(2);
+    let sub = w.client(0);
+    w.shards[0].subscribe(&sub, b"n", None, b"3").unwrap();
+    w.shards[0].unsubscribe(&sub, b"3", Some(2));
+    w.pump();
+    let p = w.client(1);
+    for _ in 0..5 {
+        w.publish(1, &p, "n", "m");
+        w.pump();
+    }
+    assert_eq!(take_out(&sub).matches("MSG n 3").count(), 2);
+    assert!(sub.subs.borrow().slab.is_empty());
+}
+
+#[test]
+fn accounts_keep_subjects_apart_across_shards() {
+    let opts = Options {
+        accounts: vec![
+            crate::config::options::Account {
+                name: "A".into(),
+                users: vec![],
+            },
+            crate::config::options::Account {
+                name: "B".into(),
+                users: vec![],
+            },
+        ],
+        ..Options::default()
+    };
+    let ctx = Arc::new(ServerContext::new(opts, 2, 4222));
+    let mut w = World {
+        shards: Vec::new(),
+        inboxes: Vec::new(),
+    };
+    for (id, (outbox, inbox)) in mesh::<Envelope>(2).into_iter().enumerate() {
+        w.shards.push(Rc::new(Shard::new(id, ctx.clone(), outbox)));
+        w.inboxes.push(inbox);
+    }
+    let in_a = w.client(0);
+    in_a.account.set(ctx.accounts.id("A").unwrap());
+    let in_b = w.client(0);
+    in_b.account.set(ctx.accounts.id("B").unwrap());
+    w.shards[0].subscribe(&in_a, b"s", None, b"1").unwrap();
+    w.shards[0].subscribe(&in_b, b"s", None, b"1").unwrap();
+    w.pump();
+    let p = w.client(1);
+    p.account.set(ctx.accounts.id("A").unwrap());
+    w.publish(1, &p, "s", "for A");
+    w.pump();
+    assert_eq!(take_out(&in_a), "MSG s 1 5\r\nfor A\r\n");
+    assert_eq!(take_out(&in_b), "");
+}

@@ -1,0 +1,289 @@
+//! Starting the built server for a test: a random port, a chosen IO
+//! runtime and shard count, and a clean SIGTERM stop when the test ends.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The IO runtimes every behaviour is tested on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    Uring,
+    Epoll,
+}
+
+impl Io {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Io::Uring => "uring",
+            Io::Epoll => "epoll",
+        }
+    }
+}
+
+/// Declares one test per IO runtime: `io_tests!(name, |io| async { ... })`
+/// becomes `name_uring` and `name_epoll`.
+#[macro_export]
+macro_rules! io_tests {
+    ($($name:ident => $body:expr;)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                #[test]
+                fn uring() {
+                    $crate::common::run_test($crate::common::Io::Uring, $body);
+                }
+                #[test]
+                fn epoll() {
+                    $crate::common::run_test($crate::common::Io::Epoll, $body);
+                }
+            }
+        )*
+    };
+}
+
+/// Runs an async test body on a multi-threaded runtime.
+pub fn run_test<F, Fut>(io: Io, body: F)
+where
+    F: FnOnce(Io) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(120), body(io))
+            .await
+            .expect("test took over 120 s")
+    });
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _config: Option<tempfile::NamedTempFile>,
+}
+
+/// Options for one server start.
+pub struct Start<'a> {
+    pub io: Io,
+    pub shards: usize,
+    pub config: Option<&'a str>,
+    pub args: &'a [&'a str],
+}
+
+impl<'a> Start<'a> {
+    pub fn new(io: Io) -> Self {
+        Start {
+            io,
+            shards: 2,
+            config: None,
+            args: &[],
+        }
+    }
+
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n;
+        self
+    }
+
+    pub fn config(mut self, text: &'a str) -> Self {
+        self.config = Some(text);
+        self
+    }
+
+    pub fn args(mut self, args: &'a [&'a str]) -> Self {
+        self.args = args;
+        self
+    }
+
+    pub fn start(self) -> Server {
+        Server::start(self)
+    }
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ringnats"))
+}
+
+impl Server {
+    pub fn new(io: Io) -> Server {
+        Start::new(io).start()
+    }
+
+    fn start(s: Start<'_>) -> Server {
+        let mut cmd = Command::new(binary());
+        cmd.args(["-a", "127.0.0.1", "-p", "-1", "--io", s.io.flag()]);
+        cmd.args(["--shards", &s.shards.to_string()]);
+        let config = s.config.map(|text| {
+            let mut f = tempfile::Builder::new().suffix(".conf").tempfile().unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+            f
+        });
+        if let Some(f) = &config {
+            cmd.arg("-c").arg(f.path());
+        }
+        cmd.args(s.args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start ringnats");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut port_sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !port_sent {
+                    if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
+                        let port: u16 = rest.rsplit(':').next().unwrap().trim().parse().unwrap();
+                        let _ = tx.send(port);
+                        port_sent = true;
+                    }
+                }
+                log2.lock().unwrap().push(line);
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log: {:?}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child: Some(child),
+            port,
+            log,
+            _config: config,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        child.wait().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A raw protocol connection for edge cases: write bytes, read lines.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects and reads the INFO line.
+    pub fn connect(server: &Server) -> (Raw, String) {
+        let stream = TcpStream::connect(server.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+        };
+        let info = raw.line();
+        assert!(info.starts_with("INFO {"), "{info}");
+        (raw, info)
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The next line, without its CRLF. Panics on timeout or EOF.
+    pub fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).collect();
+                return String::from_utf8_lossy(&line[..i]).into_owned();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).expect("read (timeout?)");
+            assert!(
+                n > 0,
+                "connection closed; had {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Exactly `n` bytes (a payload) plus its CRLF.
+    pub fn payload(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n + 2 {
+            let mut chunk = [0u8; 4096];
+            let got = self.stream.read(&mut chunk).expect("read");
+            assert!(got > 0, "connection closed mid-payload");
+            self.buf.extend_from_slice(&chunk[..got]);
+        }
+        let p: Vec<u8> = self.buf.drain(..n + 2).collect();
+        assert_eq!(&p[n..], b"\r\n");
+        p[..n].to_vec()
+    }
+
+    /// Reads until the server closes the connection; returns what came.
+    pub fn until_closed(&mut self) -> String {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!(
+                    "server did not close the connection: {e}; had {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+
+    /// Sends PING and reads lines up to the PONG; returns those before it.
+    pub fn round_trip(&mut self) -> Vec<String> {
+        self.send(b"PING\r\n");
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line();
+            if l == "PONG" {
+                return lines;
+            }
+            lines.push(l);
+        }
+    }
+}
