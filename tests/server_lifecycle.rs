@@ -209,7 +209,7 @@ fn logs_to_a_file_in_nats_server_format() {
     let log_path = dir.path().join("ringnats.log");
     let pid_path = dir.path().join("ringnats.pid");
     let mut cmd = Command::new(common::binary());
-    cmd.args(["-a", "127.0.0.1", "-p", "-1", "-D", "--logtime=false"])
+    cmd.args(["-a", "127.0.0.1", "-p", "-1", "-DV", "--logtime=false"])
         .arg("-l")
         .arg(&log_path)
         .arg("-P")
@@ -252,6 +252,11 @@ fn logs_to_a_file_in_nats_server_format() {
         "no time with logtime false"
     );
     assert!(text.contains("[DBG]"), "-D logs debug lines: {text}");
+    assert!(
+        text.contains("[TRC]") && text.contains("<<- [PING]"),
+        "-V traces ops: {text}"
+    );
+    assert!(text.contains("<<- [CONNECT {\"verbose\":false}]"), "{text}");
     assert!(text.contains("Trapped \"interrupt\" signal"), "{text}");
     assert!(!pid_path.exists(), "pid file removed at exit");
 }

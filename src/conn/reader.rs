@@ -123,6 +123,9 @@ fn resize_read_buffer(buf: &mut Vec<u8>, n: usize, small_reads: &mut u32) {
 /// Carries out one operation. Non-fatal errors come back as `Err` too; the
 /// caller sends them and goes on.
 fn handle(shard: &Shard, client: &Rc<Client>, op: ClientOp<'_>) -> Result<(), ProtocolError> {
+    if crate::log::trace_enabled() {
+        trace_op(client, &op);
+    }
     let flags = client.flags();
     if !flags.connected && shard.ctx.auth.required() && !matches!(op, ClientOp::Connect(_)) {
         return Err(ProtocolError::AuthorizationViolation);
@@ -231,4 +234,54 @@ fn connect(shard: &Shard, client: &Rc<Client>, json: &[u8]) -> Result<(), Protoc
         encode::write_ok(&mut client.out());
     }
     Ok(())
+}
+
+/// `-V`: each operation as nats-server traces it, `<<- [PUB foo 5]`.
+fn trace_op(client: &Client, op: &ClientOp<'_>) {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let args = match op {
+        ClientOp::Connect(json) => text(json),
+        ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } => match reply {
+            Some(r) => format!("{} {} {}", text(subject), text(r), payload.len()),
+            None => format!("{} {}", text(subject), payload.len()),
+        },
+        ClientOp::HPub {
+            subject,
+            reply,
+            header_len,
+            message,
+        } => match reply {
+            Some(r) => format!(
+                "{} {} {header_len} {}",
+                text(subject),
+                text(r),
+                message.len()
+            ),
+            None => format!("{} {header_len} {}", text(subject), message.len()),
+        },
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => match queue {
+            Some(q) => format!("{} {} {}", text(subject), text(q), text(sid)),
+            None => format!("{} {}", text(subject), text(sid)),
+        },
+        ClientOp::Unsub { sid, max } => match max {
+            Some(m) => format!("{} {m}", text(sid)),
+            None => text(sid),
+        },
+        ClientOp::Ping | ClientOp::Pong => String::new(),
+    };
+    let sep = if args.is_empty() { "" } else { " " };
+    crate::trace!(
+        "{} - cid:{} - <<- [{}{sep}{args}]",
+        client.addr,
+        client.cid,
+        op.verb()
+    );
 }
