@@ -32,7 +32,8 @@ impl ServerContext {
                 .server_name
                 .clone()
                 .unwrap_or_else(|| server_id.clone()),
-            version: crate::VERSION.to_string(),
+            // Clients turn features on by server version: report the
+            // nats-server release whose behaviour we match (ServerInfo's default).
             proto: crate::protocol::PROTO_VERSION,
             host: opts.host.clone(),
             port,
