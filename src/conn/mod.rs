@@ -119,7 +119,7 @@ impl Client {
             flags: Cell::new(Flags::default()),
             name: RefCell::new(None),
             state: Cell::new(State::Open),
-            out: RefCell::new(Vec::with_capacity(512)),
+            out: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
             writer: Notify::new(),
             dirty: Cell::new(false),

@@ -16,9 +16,9 @@ use crate::shard::Shard;
 use crate::subject;
 
 /// Read buffers start small and double while reads fill them, up to the
-/// largest; they shrink back when reads stay small, so a quiet connection
-/// holds little.
-const READ_MIN: usize = 4 * 1024;
+/// largest; they shrink back as soon as a read comes in small, so a quiet
+/// connection's read in flight holds little (nats-server starts at 512 too).
+const READ_MIN: usize = 512;
 const READ_MAX: usize = 256 * 1024;
 
 /// Serves one accepted TCP connection until it closes.
@@ -55,7 +55,6 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         max_payload: ctx.opts.max_payload as usize,
     });
     let mut buf: Vec<u8> = Vec::with_capacity(READ_MIN);
-    let mut small_reads = 0u32;
     while client.is_open() {
         buf.clear();
         let (res, b) = stream.read(buf).await;
@@ -93,7 +92,10 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         }
         shard.mark_dirty(&client);
         shard.flush();
-        resize_read_buffer(&mut buf, n, &mut small_reads);
+        resize_read_buffer(&mut buf, n);
+        if buf.capacity() == READ_MIN && parser.is_idle() {
+            parser.release_memory();
+        }
         // Another shard behind on our mail: stop reading until it catches up,
         // so the backlog stays bounded and TCP pushes back on the publisher.
         shard.wait_for_peers().await;
@@ -104,19 +106,12 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
     crate::debug!("{addr} - cid:{} - Client connection closed", client.cid);
 }
 
-fn resize_read_buffer(buf: &mut Vec<u8>, n: usize, small_reads: &mut u32) {
+fn resize_read_buffer(buf: &mut Vec<u8>, n: usize) {
     let cap = buf.capacity();
     if n == cap && cap < READ_MAX {
         *buf = Vec::with_capacity(cap * 2);
-        *small_reads = 0;
-    } else if n < cap / 4 && cap > READ_MIN {
-        *small_reads += 1;
-        if *small_reads > 16 {
-            *buf = Vec::with_capacity(cap / 2);
-            *small_reads = 0;
-        }
-    } else {
-        *small_reads = 0;
+    } else if n < cap / 8 && cap > READ_MIN {
+        *buf = Vec::with_capacity((n * 2).next_power_of_two().max(READ_MIN));
     }
 }
 
