@@ -11,6 +11,73 @@ use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
 use crate::subject::{self, queue, MatchResult};
 
+/// A message about to be written to subscribers: the sizes are formatted
+/// once, not once per subscriber.
+struct Outgoing<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    header_len: usize,
+    message: &'a [u8],
+    /// MSG size (the whole message when it has no headers).
+    size: encode::Decimal,
+    /// HMSG header and total sizes, and the MSG size of the payload alone
+    /// for clients that cannot read headers.
+    hdr: encode::Decimal,
+    payload_size: encode::Decimal,
+}
+
+impl<'a> Outgoing<'a> {
+    fn new(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        header_len: usize,
+        message: &'a [u8],
+    ) -> Self {
+        Outgoing {
+            subject,
+            reply,
+            header_len,
+            message,
+            size: encode::Decimal::new(message.len() as u64),
+            hdr: encode::Decimal::new(header_len as u64),
+            payload_size: encode::Decimal::new((message.len() - header_len) as u64),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, sid: &[u8], headers: bool) {
+        let (line_len, body) = if self.header_len == 0 || !headers {
+            let body = &self.message[self.header_len..];
+            (self.subject.len() + sid.len() + 32, body)
+        } else {
+            (self.subject.len() + sid.len() + 40, self.message)
+        };
+        out.reserve(line_len + self.reply.map_or(0, <[u8]>::len) + body.len() + 2);
+        if self.header_len == 0 {
+            encode::write_msg_line_digits(out, self.subject, sid, self.reply, self.size.as_bytes());
+        } else if headers {
+            encode::write_hmsg_line_digits(
+                out,
+                self.subject,
+                sid,
+                self.reply,
+                self.hdr.as_bytes(),
+                self.size.as_bytes(),
+            );
+        } else {
+            // A client that cannot read headers gets the payload alone.
+            encode::write_msg_line_digits(
+                out,
+                self.subject,
+                sid,
+                self.reply,
+                self.payload_size.as_bytes(),
+            );
+        }
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Where one published message goes on another shard.
 struct Target {
     shard: u16,
@@ -205,6 +272,7 @@ impl Shard {
             let remote = (self.shard_count() > 1).then(|| acct.peers.matches(subject));
             (local, remote)
         };
+        let out = Outgoing::new(subject, reply, header_len, message);
         let echo = from.flags().echo;
         let me = from.key.get() as u32;
         let mut interest = false;
@@ -213,7 +281,7 @@ impl Shard {
                 continue;
             }
             interest = true;
-            self.deliver(sub, subject, reply, header_len, message);
+            self.deliver(sub, &out);
         }
         // Queue groups: one member each, preferring a member on this shard.
         let mut local_queue_done: Vec<&[u8]> = Vec::new();
@@ -232,7 +300,7 @@ impl Shard {
             if let Some(sub) = member {
                 interest = true;
                 local_queue_done.push(&group.name);
-                self.deliver(sub, subject, reply, header_len, message);
+                self.deliver(sub, &out);
             }
         }
         if let Some(remote) = remote {
@@ -283,15 +351,9 @@ impl Shard {
     }
 
     /// Writes one message to one subscription's connection.
-    fn deliver(
-        &self,
-        sub: SubRef,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: usize,
-        message: &[u8],
-    ) {
-        let Some(client) = self.clients.borrow().get(sub.conn as usize).cloned() else {
+    fn deliver(&self, sub: SubRef, msg: &Outgoing<'_>) {
+        let clients = self.clients.borrow();
+        let Some(client) = clients.get(sub.conn as usize) else {
             return;
         };
         if !client.is_open() {
@@ -302,26 +364,18 @@ impl Shard {
             let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
                 return;
             };
-            {
-                let mut out = client.out();
-                if header_len == 0 {
-                    encode::write_msg(&mut out, subject, &s.sid, reply, message);
-                } else if client.flags().headers {
-                    encode::write_hmsg(&mut out, subject, &s.sid, reply, header_len, message);
-                } else {
-                    // A client that cannot read headers gets the payload alone.
-                    encode::write_msg(&mut out, subject, &s.sid, reply, &message[header_len..]);
-                }
-            }
+            msg.write(&mut client.out(), &s.sid, client.flags().headers);
             s.delivered += 1;
             s.max.is_some_and(|m| s.delivered >= m)
         };
         client.msgs_out.set(client.msgs_out.get() + 1);
-        self.mark_dirty(&client);
+        self.mark_dirty(client);
         if client.pending() as i64 > self.ctx.opts.max_pending {
-            self.slow_consumer(&client);
+            self.slow_consumer(client);
         }
         if expired {
+            let client = client.clone();
+            drop(clients);
             self.remove_sub(&client, sub.sub as usize);
         }
     }
@@ -380,15 +434,15 @@ impl Shard {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())
         };
-        let (subject, reply, message) = (msg.subject(), msg.reply(), msg.message());
+        let out = Outgoing::new(msg.subject(), msg.reply(), msg.header_len, msg.message());
         if plain {
             for &sub in &local.plain {
-                self.deliver(sub, subject, reply, msg.header_len, message);
+                self.deliver(sub, &out);
             }
         }
         for name in queues {
             if let Some(sub) = local.queue(name).and_then(|g| queue::pick(&g.members)) {
-                self.deliver(sub, subject, reply, msg.header_len, message);
+                self.deliver(sub, &out);
             }
         }
     }
