@@ -291,6 +291,19 @@ fn refuses_to_start_on_a_port_in_use() {
 }
 
 #[test]
+fn a_second_server_cannot_share_the_port_of_a_first() {
+    // Shards bind with SO_REUSEPORT; that must not let two servers split a port.
+    let first = Server::new(Io::Epoll);
+    let out = Command::new(common::binary())
+        .args(["-a", "127.0.0.1", "-p", &first.port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Error listening on port"), "{err}");
+}
+
+#[test]
 fn write_deadline_closes_a_subscriber_that_stops_reading() {
     for io in [Io::Uring, Io::Epoll] {
         // max_pending is large, so only the deadline can cut the subscriber.

@@ -518,12 +518,13 @@ impl Options {
         }
     }
 
-    /// The client listener's port, with -1 (random) as 0 for `bind`.
+    /// The port to bind the client listener to (0: the kernel picks).
     pub fn bind_port(&self) -> u16 {
-        if self.port <= 0 {
-            0
-        } else {
-            self.port as u16
+        // As nats-server: 0 means the default port, -1 a random one.
+        match self.port {
+            -1 => 0,
+            0 => DEFAULT_PORT as u16,
+            p => p as u16,
         }
     }
 

@@ -79,8 +79,21 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         },
     };
     // Bind every shard's listener here, so a port in use stops the start.
+    // SO_REUSEPORT would let a second server quietly share a port with a
+    // first one, so a plain bind first checks that nobody listens there
+    // (and picks the port when a random one is asked for).
+    let mut port = match std::net::TcpListener::bind(SocketAddr::new(host, opts.bind_port())) {
+        Ok(probe) => probe.local_addr().map(|a| a.port()).unwrap_or(0),
+        Err(e) => {
+            crate::fatal!(
+                "Error listening on port: {}:{}, \"{e}\"",
+                opts.host,
+                opts.bind_port()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let mut listeners = Vec::with_capacity(shards);
-    let mut port = opts.bind_port();
     for _ in 0..shards {
         match net::bind_reuseport(SocketAddr::new(host, port)) {
             Ok(l) => {

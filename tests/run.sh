@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing what the tests need first:
+# nats-server (the reference the load generator's tests run against).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+    echo "== installing nats-server (apt-get)"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq nats-server
+fi
+
+cargo test --workspace --all-targets "$@"
