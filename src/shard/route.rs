@@ -24,6 +24,62 @@ struct Outgoing<'a> {
     /// for clients that cannot read headers.
     hdr: encode::Decimal,
     payload_size: encode::Decimal,
+    /// The MSG line split around the sid, built once: "MSG subject " and
+    /// " [reply ]size\r\n". `None` when they do not fit (long subjects).
+    line: Option<LineTemplate>,
+}
+
+/// Bytes of a MSG line before and after the sid, kept on the stack.
+struct LineTemplate {
+    head: [u8; 256],
+    head_len: usize,
+    tail: [u8; 256],
+    tail_len: usize,
+}
+
+impl LineTemplate {
+    fn new(subject: &[u8], reply: Option<&[u8]>, size: &[u8]) -> Option<LineTemplate> {
+        let reply_len = reply.map_or(0, |r| r.len() + 1);
+        let head_len = 4 + subject.len() + 1;
+        let tail_len = 1 + reply_len + size.len() + 2;
+        if head_len > 256 || tail_len > 256 {
+            return None;
+        }
+        let mut t = LineTemplate {
+            head: [0; 256],
+            head_len,
+            tail: [0; 256],
+            tail_len,
+        };
+        let head = &mut t.head[..head_len];
+        head[..4].copy_from_slice(b"MSG ");
+        head[4..4 + subject.len()].copy_from_slice(subject);
+        head[head_len - 1] = b' ';
+        let tail = &mut t.tail[..tail_len];
+        tail[0] = b' ';
+        let mut at = 1;
+        if let Some(r) = reply {
+            tail[at..at + r.len()].copy_from_slice(r);
+            tail[at + r.len()] = b' ';
+            at += r.len() + 1;
+        }
+        tail[at..at + size.len()].copy_from_slice(size);
+        tail[at + size.len()..].copy_from_slice(b"\r\n");
+        Some(t)
+    }
+
+    /// The whole MSG: line, payload, CRLF, reserved for in one go.
+    #[inline]
+    fn write(&self, out: &mut Vec<u8>, sid: &[u8], payload: &[u8]) {
+        let head = &self.head[..self.head_len];
+        let tail = &self.tail[..self.tail_len];
+        out.reserve(head.len() + sid.len() + tail.len() + payload.len() + 2);
+        out.extend_from_slice(head);
+        out.extend_from_slice(sid);
+        out.extend_from_slice(tail);
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 impl<'a> Outgoing<'a> {
@@ -33,18 +89,28 @@ impl<'a> Outgoing<'a> {
         header_len: usize,
         message: &'a [u8],
     ) -> Self {
+        let size = encode::Decimal::new(message.len() as u64);
+        let line = if header_len == 0 {
+            LineTemplate::new(subject, reply, size.as_bytes())
+        } else {
+            None
+        };
         Outgoing {
             subject,
             reply,
             header_len,
             message,
-            size: encode::Decimal::new(message.len() as u64),
+            size,
             hdr: encode::Decimal::new(header_len as u64),
             payload_size: encode::Decimal::new((message.len() - header_len) as u64),
+            line,
         }
     }
 
     fn write(&self, out: &mut Vec<u8>, sid: &[u8], headers: bool) {
+        if let Some(line) = &self.line {
+            return line.write(out, sid, self.message);
+        }
         let (line_len, body) = if self.header_len == 0 || !headers {
             let body = &self.message[self.header_len..];
             (self.subject.len() + sid.len() + 32, body)
