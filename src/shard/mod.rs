@@ -125,6 +125,7 @@ impl Shard {
     }
 
     /// Queues a connection's output for the next flush.
+    #[inline]
     pub fn mark_dirty(&self, client: &Rc<Client>) {
         if !client.dirty.get() {
             client.dirty.set(true);

@@ -35,10 +35,22 @@ struct LineTemplate {
     head_len: usize,
     tail: [u8; 256],
     tail_len: usize,
+    /// For a message going to many subscribers: everything after the sid
+    /// (tail, payload, CRLF) in one piece, so each delivery is three copies.
+    rest: Option<Vec<u8>>,
 }
 
+/// Deliveries from which building `LineTemplate::rest` pays for its copy.
+const FANOUT_REST: usize = 4;
+
 impl LineTemplate {
-    fn new(subject: &[u8], reply: Option<&[u8]>, size: &[u8]) -> Option<LineTemplate> {
+    fn new(
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        size: &[u8],
+        payload: &[u8],
+        fanout: usize,
+    ) -> Option<LineTemplate> {
         let reply_len = reply.map_or(0, |r| r.len() + 1);
         let head_len = 4 + subject.len() + 1;
         let tail_len = 1 + reply_len + size.len() + 2;
@@ -50,6 +62,7 @@ impl LineTemplate {
             head_len,
             tail: [0; 256],
             tail_len,
+            rest: None,
         };
         let head = &mut t.head[..head_len];
         head[..4].copy_from_slice(b"MSG ");
@@ -65,6 +78,13 @@ impl LineTemplate {
         }
         tail[at..at + size.len()].copy_from_slice(size);
         tail[at + size.len()..].copy_from_slice(b"\r\n");
+        if fanout >= FANOUT_REST {
+            let mut rest = Vec::with_capacity(tail_len + payload.len() + 2);
+            rest.extend_from_slice(&t.tail[..tail_len]);
+            rest.extend_from_slice(payload);
+            rest.extend_from_slice(b"\r\n");
+            t.rest = Some(rest);
+        }
         Some(t)
     }
 
@@ -72,6 +92,13 @@ impl LineTemplate {
     #[inline]
     fn write(&self, out: &mut Vec<u8>, sid: &[u8], payload: &[u8]) {
         let head = &self.head[..self.head_len];
+        if let Some(rest) = &self.rest {
+            out.reserve(head.len() + sid.len() + rest.len());
+            out.extend_from_slice(head);
+            out.extend_from_slice(sid);
+            out.extend_from_slice(rest);
+            return;
+        }
         let tail = &self.tail[..self.tail_len];
         out.reserve(head.len() + sid.len() + tail.len() + payload.len() + 2);
         out.extend_from_slice(head);
@@ -88,10 +115,11 @@ impl<'a> Outgoing<'a> {
         reply: Option<&'a [u8]>,
         header_len: usize,
         message: &'a [u8],
+        fanout: usize,
     ) -> Self {
         let size = encode::Decimal::new(message.len() as u64);
         let line = if header_len == 0 {
-            LineTemplate::new(subject, reply, size.as_bytes())
+            LineTemplate::new(subject, reply, size.as_bytes(), message, fanout)
         } else {
             None
         };
@@ -338,7 +366,13 @@ impl Shard {
             let remote = (self.shard_count() > 1).then(|| acct.peers.matches(subject));
             (local, remote)
         };
-        let out = Outgoing::new(subject, reply, header_len, message);
+        let out = Outgoing::new(
+            subject,
+            reply,
+            header_len,
+            message,
+            local.plain.len() + local.queues.len(),
+        );
         let echo = from.flags().echo;
         let me = from.key.get() as u32;
         let mut interest = false;
@@ -500,7 +534,14 @@ impl Shard {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())
         };
-        let out = Outgoing::new(msg.subject(), msg.reply(), msg.header_len, msg.message());
+        let fanout = if plain { local.plain.len() } else { 0 } + queues.len();
+        let out = Outgoing::new(
+            msg.subject(),
+            msg.reply(),
+            msg.header_len,
+            msg.message(),
+            fanout,
+        );
         if plain {
             for &sub in &local.plain {
                 self.deliver(sub, &out);
