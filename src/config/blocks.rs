@@ -334,14 +334,7 @@ pub(crate) fn websocket(m: &Map, r: &mut Report) -> WebsocketOptions {
         let key = entry.key.to_ascii_lowercase();
         let text = |r: &mut Report| r.take(read::string(item, &key));
         match key.as_str() {
-            "listen" => {
-                if let Some((host, port)) = r.take(read::host_port(item, &key)) {
-                    if let Some(h) = host {
-                        w.host = h;
-                    }
-                    w.port = port;
-                }
-            }
+            "listen" => read::listen_into(item, &key, &mut w.host, &mut w.port, r),
             "port" => w.port = r.take(read::port(item, &key)).unwrap_or(w.port),
             "host" | "net" => w.host = text(r).unwrap_or_else(|| DEFAULT_HOST.to_string()),
             "advertise" => w.advertise = text(r),
@@ -413,14 +406,7 @@ pub(crate) fn leafnodes(m: &Map, r: &mut Report) -> LeafnodeOptions {
         let item = &entry.item;
         let key = entry.key.to_ascii_lowercase();
         match key.as_str() {
-            "listen" => {
-                if let Some((host, port)) = r.take(read::host_port(item, &key)) {
-                    if let Some(h) = host {
-                        l.host = h;
-                    }
-                    l.port = port;
-                }
-            }
+            "listen" => read::listen_into(item, &key, &mut l.host, &mut l.port, r),
             "port" => l.port = r.take(read::port(item, &key)).unwrap_or(l.port),
             "host" | "net" => {
                 l.host = r

@@ -356,14 +356,7 @@ impl Options {
             let item = &entry.item;
             let key = entry.key.to_ascii_lowercase();
             match key.as_str() {
-                "listen" => {
-                    if let Some((host, port)) = r.take(read::host_port(item, &key)) {
-                        if let Some(h) = host {
-                            self.host = h;
-                        }
-                        self.port = port;
-                    }
-                }
+                "listen" => read::listen_into(item, &key, &mut self.host, &mut self.port, r),
                 "port" => {
                     if let Some(p) = r.take(read::port(item, &key)) {
                         self.port = p;

@@ -260,6 +260,22 @@ pub(crate) fn host_port(item: &Item, field: &str) -> Result<(Option<String>, i32
     }
 }
 
+/// A `listen` entry: sets the port, and the host when one is given.
+pub(crate) fn listen_into(
+    item: &Item,
+    field: &str,
+    host: &mut String,
+    port: &mut i32,
+    report: &mut Report,
+) {
+    if let Some((h, p)) = report.take(host_port(item, field)) {
+        if let Some(h) = h {
+            *host = h;
+        }
+        *port = p;
+    }
+}
+
 /// Splits "host:port", "[v6]:port" or ":port" the way Go's SplitHostPort does.
 pub fn split_host_port(s: &str) -> Option<(&str, &str)> {
     if let Some(rest) = s.strip_prefix('[') {

@@ -124,6 +124,31 @@ impl Shard {
         }
     }
 
+    /// Every connection of the shard, for a pass over them all.
+    pub fn all_clients(&self) -> Vec<Rc<Client>> {
+        self.clients
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    /// Handles all mail waiting in `inbox`, acknowledges interest changes
+    /// and flushes. Returns how many envelopes there were.
+    pub(crate) fn receive_mail(&self, inbox: &mut Inbox<Envelope>) -> usize {
+        let mut acks: Vec<(usize, u64)> = Vec::new();
+        let n = inbox.drain(|from, envelope| self.receive(from, envelope, &mut acks));
+        if n > 0 {
+            let mut outbox = self.outbox.borrow_mut();
+            for (to, seq) in acks {
+                outbox.send(to, Envelope::InterestAck { seq }, 0);
+            }
+            drop(outbox);
+            self.flush();
+        }
+        n
+    }
+
     /// Queues a connection's output for the next flush.
     #[inline]
     pub fn mark_dirty(&self, client: &Rc<Client>) {
@@ -204,12 +229,7 @@ pub fn run<B: Backend>(setup: ShardSetup) {
         mailbox_loop(shard.clone(), inbox).await;
 
         // Shutting down: close every connection, flushing what it is owed.
-        let clients: Vec<Rc<Client>> = shard
-            .clients
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect();
+        let clients = shard.all_clients();
         for c in &clients {
             c.close(true);
         }
@@ -244,16 +264,7 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
         if shard.ctx.stopping.load(Ordering::Relaxed) {
             return;
         }
-        let mut acks: Vec<(usize, u64)> = Vec::new();
-        let n = inbox.drain(|from, envelope| shard.receive(from, envelope, &mut acks));
-        if n > 0 {
-            for (to, seq) in acks {
-                shard
-                    .outbox
-                    .borrow_mut()
-                    .send(to, Envelope::InterestAck { seq }, 0);
-            }
-            shard.flush();
+        if shard.receive_mail(&mut inbox) > 0 {
             // Let connections run between batches.
             tokio::task::yield_now().await;
             continue;
@@ -273,12 +284,7 @@ async fn housekeeping(shard: Rc<Shard>) {
     loop {
         ticker.tick().await;
         let now = Instant::now();
-        let clients: Vec<Rc<Client>> = shard
-            .clients
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect();
+        let clients = shard.all_clients();
         for c in clients {
             if !c.is_open() {
                 continue;

@@ -58,16 +58,8 @@ impl World {
         loop {
             let mut moved = 0;
             for (i, inbox) in self.inboxes.iter_mut().enumerate() {
-                let shard = &self.shards[i];
-                let mut acks = Vec::new();
-                moved += inbox.drain(|from, e| shard.receive(from, e, &mut acks));
-                for (to, seq) in acks {
-                    shard
-                        .outbox
-                        .borrow_mut()
-                        .send(to, Envelope::InterestAck { seq }, 0);
-                }
-                shard.flush();
+                moved += self.shards[i].receive_mail(inbox);
+                self.shards[i].flush();
             }
             if moved == 0 {
                 return;
