@@ -159,6 +159,11 @@ impl Client {
         self.out.borrow_mut()
     }
 
+    /// Bytes handed to the socket and not yet confirmed written.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.get()
+    }
+
     /// Bytes owed to the client and not yet written.
     pub fn pending(&self) -> usize {
         self.out.borrow().len() + self.in_flight.get()

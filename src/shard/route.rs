@@ -10,6 +10,7 @@ use super::{AccountIndex, Envelope, Published, Shard, SubRef};
 use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
 use crate::subject::{self, queue, MatchResult};
+use slab::Slab;
 
 /// A message about to be written to subscribers: the sizes are formatted
 /// once, not once per subscriber.
@@ -376,12 +377,13 @@ impl Shard {
         let echo = from.flags().echo;
         let me = from.key.get() as u32;
         let mut interest = false;
+        let clients = self.clients.borrow();
         for &sub in &local.plain {
             if !echo && sub.conn == me {
                 continue;
             }
             interest = true;
-            self.deliver(sub, &out);
+            self.deliver(&clients, sub, &out);
         }
         // Queue groups: one member each, preferring a member on this shard.
         let mut local_queue_done: Vec<&[u8]> = Vec::new();
@@ -400,7 +402,7 @@ impl Shard {
             if let Some(sub) = member {
                 interest = true;
                 local_queue_done.push(&group.name);
-                self.deliver(sub, &out);
+                self.deliver(&clients, sub, &out);
             }
         }
         if let Some(remote) = remote {
@@ -451,32 +453,30 @@ impl Shard {
     }
 
     /// Writes one message to one subscription's connection.
-    fn deliver(&self, sub: SubRef, msg: &Outgoing<'_>) {
-        let clients = self.clients.borrow();
+    fn deliver(&self, clients: &Slab<Rc<Client>>, sub: SubRef, msg: &Outgoing<'_>) {
         let Some(client) = clients.get(sub.conn as usize) else {
             return;
         };
         if !client.is_open() {
             return;
         }
-        let expired = {
+        let (expired, owed) = {
             let mut subs = client.subs.borrow_mut();
             let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
                 return;
             };
-            msg.write(&mut client.out(), &s.sid, client.flags().headers);
+            let mut out = client.out();
+            msg.write(&mut out, &s.sid, client.flags().headers);
             s.delivered += 1;
-            s.max.is_some_and(|m| s.delivered >= m)
+            (s.max.is_some_and(|m| s.delivered >= m), out.len())
         };
         client.msgs_out.set(client.msgs_out.get() + 1);
         self.mark_dirty(client);
-        if client.pending() as i64 > self.ctx.opts.max_pending {
+        if (owed + client.in_flight()) as i64 > self.ctx.opts.max_pending {
             self.slow_consumer(client);
         }
         if expired {
-            let client = client.clone();
-            drop(clients);
-            self.remove_sub(&client, sub.sub as usize);
+            self.remove_sub(client, sub.sub as usize);
         }
     }
 
@@ -542,14 +542,15 @@ impl Shard {
             msg.message(),
             fanout,
         );
+        let clients = self.clients.borrow();
         if plain {
             for &sub in &local.plain {
-                self.deliver(sub, &out);
+                self.deliver(&clients, sub, &out);
             }
         }
         for name in queues {
             if let Some(sub) = local.queue(name).and_then(|g| queue::pick(&g.members)) {
-                self.deliver(sub, &out);
+                self.deliver(&clients, sub, &out);
             }
         }
     }
