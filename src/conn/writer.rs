@@ -8,9 +8,13 @@ use std::time::Duration;
 use super::{Client, State};
 use crate::net::Stream;
 
-/// A buffer that grew past this is dropped after its write, so one burst
-/// does not pin memory on an idle connection.
-const KEEP_CAPACITY: usize = 64 * 1024;
+/// While more output is waiting, the written buffer is kept for the next
+/// write up to this size: growing a fresh buffer for every batch costs a
+/// chain of reallocations, each copying what was already gathered. Once
+/// the connection has nothing more to send, a buffer over `IDLE_CAPACITY`
+/// is let go, so a quiet connection holds little.
+const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
+const IDLE_CAPACITY: usize = 64 * 1024;
 
 pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: Duration) {
     let mut spare: Vec<u8> = Vec::new();
@@ -32,7 +36,9 @@ pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: 
         match written {
             Ok((Ok(()), mut buf)) => {
                 buf.clear();
-                if buf.capacity() <= KEEP_CAPACITY {
+                let busy = !client.out.borrow().is_empty();
+                let keep = if busy { KEEP_CAPACITY } else { IDLE_CAPACITY };
+                if buf.capacity() <= keep {
                     spare = buf;
                 }
             }
