@@ -106,9 +106,24 @@ pub fn write_msg_line_digits(
     reply: Option<&[u8]>,
     size: &[u8],
 ) {
+    write_line(out, b"MSG ", subject, sid, reply, &[size]);
+}
+
+/// `<verb><subject> <sid> [reply] <size> [<size>]\r\n`: the line MSG and
+/// HMSG share, reserved for in one go.
+#[inline]
+fn write_line(
+    out: &mut Vec<u8>,
+    verb: &[u8],
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    sizes: &[&[u8]],
+) {
     let reply_len = reply.map_or(0, |r| r.len() + 1);
-    out.reserve(4 + subject.len() + 1 + sid.len() + 1 + reply_len + size.len() + 2);
-    out.extend_from_slice(b"MSG ");
+    let sizes_len: usize = sizes.iter().map(|s| s.len() + 1).sum();
+    out.reserve(verb.len() + subject.len() + 1 + sid.len() + 1 + reply_len + sizes_len + 1);
+    out.extend_from_slice(verb);
     out.extend_from_slice(subject);
     out.push(b' ');
     out.extend_from_slice(sid);
@@ -117,7 +132,12 @@ pub fn write_msg_line_digits(
         out.extend_from_slice(reply);
         out.push(b' ');
     }
-    out.extend_from_slice(size);
+    for (i, size) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(size);
+    }
     out.extend_from_slice(b"\r\n");
 }
 
@@ -173,31 +193,7 @@ pub fn write_hmsg_line_digits(
     header_len: &[u8],
     total_len: &[u8],
 ) {
-    let reply_len = reply.map_or(0, |r| r.len() + 1);
-    out.reserve(
-        5 + subject.len()
-            + 1
-            + sid.len()
-            + 1
-            + reply_len
-            + header_len.len()
-            + 1
-            + total_len.len()
-            + 2,
-    );
-    out.extend_from_slice(b"HMSG ");
-    out.extend_from_slice(subject);
-    out.push(b' ');
-    out.extend_from_slice(sid);
-    out.push(b' ');
-    if let Some(reply) = reply {
-        out.extend_from_slice(reply);
-        out.push(b' ');
-    }
-    out.extend_from_slice(header_len);
-    out.push(b' ');
-    out.extend_from_slice(total_len);
-    out.extend_from_slice(b"\r\n");
+    write_line(out, b"HMSG ", subject, sid, reply, &[header_len, total_len]);
 }
 
 /// Appends a whole `HMSG`: `message` holds `header_len` bytes of headers
