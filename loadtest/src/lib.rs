@@ -37,6 +37,27 @@ pub use report::{Latency, Report};
 
 use flow::{run_flow, FlowSpec};
 
+/// One publisher on `PREFIX.0`, `subscribers` (at least one) all listening
+/// to it: the `sub` and `fanout` scenarios.
+fn one_publisher_to_all(
+    common: &Common,
+    scenario: &'static str,
+    subscribers: usize,
+) -> Result<Report> {
+    let subject = format!("{}.0", common.subject);
+    let n = subscribers.max(1);
+    run_flow(
+        common,
+        FlowSpec {
+            scenario,
+            pub_subjects: vec![subject.clone()],
+            subs: (0..n).map(|_| vec![(subject.clone(), None)]).collect(),
+            fanout: n as u64,
+            queue: false,
+        },
+    )
+}
+
 /// Runs one scenario and returns its report. Counts are checked by the
 /// caller: [`Report::ok`] says whether anything was lost or duplicated.
 pub fn run(scenario: &Scenario) -> Result<Report> {
@@ -54,18 +75,7 @@ pub fn run(scenario: &Scenario) -> Result<Report> {
                 queue: false,
             },
         ),
-        Scenario::Sub(a) => run_flow(
-            &a.common,
-            FlowSpec {
-                scenario: "sub",
-                pub_subjects: vec![subj(&a.common, 0)],
-                subs: (0..a.subscribers.max(1))
-                    .map(|_| vec![(subj(&a.common, 0), None)])
-                    .collect(),
-                fanout: a.subscribers.max(1) as u64,
-                queue: false,
-            },
-        ),
+        Scenario::Sub(a) => one_publisher_to_all(&a.common, "sub", a.subscribers),
         Scenario::Pubsub(a) => {
             let k = a.subjects.max(1);
             let list: Vec<(String, Option<String>)> = if a.wildcard {
@@ -86,18 +96,7 @@ pub fn run(scenario: &Scenario) -> Result<Report> {
                 },
             )
         }
-        Scenario::Fanout(a) => run_flow(
-            &a.common,
-            FlowSpec {
-                scenario: "fanout",
-                pub_subjects: vec![subj(&a.common, 0)],
-                subs: (0..a.subscribers.max(1))
-                    .map(|_| vec![(subj(&a.common, 0), None)])
-                    .collect(),
-                fanout: a.subscribers.max(1) as u64,
-                queue: false,
-            },
-        ),
+        Scenario::Fanout(a) => one_publisher_to_all(&a.common, "fanout", a.subscribers),
         Scenario::Queue(a) => run_flow(
             &a.common,
             FlowSpec {
