@@ -166,6 +166,38 @@ fn io_flag_chooses_the_runtime() {
     }
 }
 
+/// With the shards polling for an hour after work, the runtime never parks:
+/// every write must be submitted by the poller itself (on io_uring they
+/// would otherwise wait for a park that does not come).
+#[test]
+fn shards_polling_after_work_still_answer() {
+    for io in [Io::Uring, Io::Epoll] {
+        let server = Start::new(io)
+            .shards(2)
+            .args(&["-D", "--idle_spin", "1h"])
+            .start();
+        let (mut sub, _) = Raw::connect(&server);
+        sub.send(b"CONNECT {\"verbose\":false}\r\nSUB conv 1\r\nPING\r\n");
+        assert_eq!(sub.line(), "PONG");
+        let (mut publisher, _) = Raw::connect(&server);
+        publisher.send(b"CONNECT {\"verbose\":false}\r\n");
+        for i in 0..50 {
+            let body = format!("m{i:02}");
+            publisher.send(format!("PUB conv 3\r\n{body}\r\nPING\r\n").as_bytes());
+            assert_eq!(publisher.line(), "PONG");
+            assert_eq!(sub.line(), "MSG conv 1 3");
+            assert_eq!(sub.payload(3), body.as_bytes());
+        }
+        let log = server.log_text();
+        for shard in 0..2 {
+            assert!(
+                log.contains(&format!("shard {shard}: polls for 3600s after work")),
+                "{io:?}: {log}"
+            );
+        }
+    }
+}
+
 #[test]
 fn info_carries_what_nats_server_sends() {
     let server = Start::new(Io::Uring)

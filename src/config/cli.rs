@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
@@ -100,6 +101,9 @@ pub struct Cli {
     /// Shards (threads, one per core; default: the number of cores)
     #[arg(long = "shards")]
     pub shards: Option<usize>,
+    /// How long a shard polls after work before sleeping, e.g. 100us (0: never)
+    #[arg(long = "idle_spin", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_spin: Option<Duration>,
     /// IO runtime: auto (io_uring, or epoll where refused), uring or epoll
     #[arg(long = "io", value_enum, default_value_t = IoMode::Auto)]
     pub io: IoMode,
@@ -137,6 +141,7 @@ const LONG_FLAGS: &[&str] = &[
     "tlsverify",
     "tlscacert",
     "shards",
+    "idle_spin",
     "io",
     "version",
     "help",
@@ -228,8 +233,16 @@ impl Cli {
             }
             o.shards = Some(n);
         }
+        if let Some(d) = self.idle_spin {
+            o.idle_spin = d;
+        }
         Ok(())
     }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    super::read::parse_go_duration(s)
+        .ok_or_else(|| format!("not a duration: {s:?} (e.g. 100us, 1ms, 0)"))
 }
 
 fn is_single_dash_long(s: &str) -> bool {
@@ -320,5 +333,29 @@ mod tests {
         assert_eq!(c.shards, Some(3));
         assert_eq!(c.port, Some(-1));
         assert!(cli(&["-v"]).version);
+    }
+
+    #[test]
+    fn idle_spin_is_a_duration() {
+        let mut o = Options::default();
+        cli(&["--idle_spin", "250us"]).apply(&mut o).unwrap();
+        assert_eq!(o.idle_spin, Duration::from_micros(250));
+        cli(&["-idle_spin", "0"]).apply(&mut o).unwrap();
+        assert_eq!(o.idle_spin, Duration::ZERO);
+        assert!(Cli::parse_args(["ringnats", "--idle_spin", "fast"]).is_err());
+        // From a file too, as nats-server's duration strings.
+        let map = crate::config::parser::parse_str(
+            "idle_spin: \"2ms\"\n",
+            std::path::Path::new("t.conf"),
+        )
+        .unwrap();
+        assert_eq!(
+            Options::from_map(&map).unwrap().idle_spin,
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            Options::default().idle_spin,
+            crate::config::options::DEFAULT_IDLE_SPIN
+        );
     }
 }

@@ -19,6 +19,8 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// A shard polls this long after work before it sleeps.
+pub const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(100);
 /// nats-server applies no websocket handshake timeout when none is set; we
 /// do, so a client trickling its upgrade request cannot hold a socket forever.
 pub const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,6 +52,9 @@ pub struct Options {
     pub http_port: Option<i32>,
     /// Shards (threads, one per core); `None`: one per available core.
     pub shards: Option<usize>,
+    /// How long a shard keeps polling after work before it sleeps (zero:
+    /// sleep at once). Trades a little idle CPU for wake-up latency.
+    pub idle_spin: Duration,
     pub auth: Authorization,
     pub accounts: Vec<Account>,
     pub no_auth_user: Option<String>,
@@ -87,6 +92,7 @@ impl Default for Options {
             http_host: None,
             http_port: None,
             shards: None,
+            idle_spin: DEFAULT_IDLE_SPIN,
             auth: Authorization::default(),
             accounts: Vec::new(),
             no_auth_user: None,
@@ -467,6 +473,11 @@ impl Options {
                 "shards" => {
                     if let Some(n) = r.take(read::int_in(item, &key, 1, 1024)) {
                         self.shards = Some(n as usize);
+                    }
+                }
+                "idle_spin" => {
+                    if let Some(d) = read::duration(item, &key, r) {
+                        self.idle_spin = d;
                     }
                 }
                 "authorization" => {

@@ -70,6 +70,9 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
             break;
         }
         client.last_read.set(Instant::now());
+        if n < crate::shard::STREAM_READ {
+            shard.activity.note();
+        }
         let mut fatal = None;
         let parsed = parser.feed(&buf[..n], &mut |op| match handle(&shard, &client, op) {
             Ok(()) => client.is_open(),

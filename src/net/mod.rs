@@ -26,6 +26,10 @@ pub trait Backend: 'static {
     fn block_on<F: Future>(f: F) -> F::Output;
     /// Wraps a bound, listening std socket (call inside `block_on`).
     fn listener(socket: std::net::TcpListener) -> io::Result<Self::Listener>;
+    /// Hands queued operations to the kernel now rather than when the
+    /// runtime next parks; for a task that keeps the runtime from parking.
+    /// `false` when this backend cannot (so polling would only delay).
+    fn submit_now() -> bool;
 }
 
 pub trait Listener: 'static {

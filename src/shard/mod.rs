@@ -21,6 +21,8 @@ use crate::subject::SubjectIndex;
 pub mod envelope;
 pub mod mailbox;
 mod route;
+mod spin;
+pub(crate) use spin::STREAM_READ;
 #[cfg(test)]
 mod tests;
 
@@ -75,6 +77,8 @@ pub struct Shard {
     pub(crate) fenced: RefCell<Vec<Rc<Client>>>,
     /// Rung when every connection is gone (at shutdown).
     all_closed: Notify,
+    /// Work seen lately: keeps the shard polling instead of sleeping.
+    pub(crate) activity: spin::Activity,
 }
 
 impl Shard {
@@ -98,6 +102,7 @@ impl Shard {
             acked: RefCell::new(vec![0; shards]),
             fenced: RefCell::new(Vec::new()),
             all_closed: Notify::new(),
+            activity: spin::Activity::default(),
         }
     }
 
@@ -226,6 +231,7 @@ pub fn run<B: Backend>(setup: ShardSetup) {
         let shard = Rc::new(Shard::new(id, ctx.clone(), outbox));
         tokio::task::spawn_local(accept_loop::<B>(shard.clone(), listener));
         tokio::task::spawn_local(housekeeping(shard.clone()));
+        tokio::task::spawn_local(spin::poll_loop::<B>(shard.clone(), ctx.opts.idle_spin));
         mailbox_loop(shard.clone(), inbox).await;
 
         // Shutting down: close every connection, flushing what it is owed.
@@ -264,7 +270,11 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
         if shard.ctx.stopping.load(Ordering::Relaxed) {
             return;
         }
-        if shard.receive_mail(&mut inbox) > 0 {
+        let n = shard.receive_mail(&mut inbox);
+        if n > 0 {
+            if n < spin::STREAM_MAIL {
+                shard.activity.note();
+            }
             // Let connections run between batches.
             tokio::task::yield_now().await;
             continue;
