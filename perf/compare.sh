@@ -60,8 +60,9 @@ tcp-fanout100-128|q|tcp|1→100 fan-out|fanout --subscribers 100 --size 128
 ws-fanout100-128|-|ws|1→100 fan-out|fanout --subscribers 100 --size 128
 tcp-pubsub4x4-128|-|tcp|4 publishers → 4 subscribers, 4 subjects|pubsub --publishers 4 --subscribers 4 --subjects 4 --size 128
 tcp-queue4-128|-|tcp|queue group of 4|queue --members 4 --size 128
-tcp-reqrep-10k|q|tcp|request/reply at 10k req/s|reqrep --rate 10000 --size 128
-ws-reqrep-10k|q|ws|request/reply at 10k req/s|reqrep --rate 10000 --size 128
+tcp-reqrep-10k|q|tcp|request/reply at 10k req/s|reqrep --rate 10000 --size 128 --busy-poll
+ws-reqrep-10k|q|ws|request/reply at 10k req/s|reqrep --rate 10000 --size 128 --busy-poll
+tcp-reqrep-10k-sleeping|-|tcp|request/reply at 10k req/s, generator sleeping between requests|reqrep --rate 10000 --size 128
 tcp-conns-idle|q|tcp|idle connections|conns
 ws-conns-idle|q|ws|idle connections|conns
 '

@@ -71,6 +71,22 @@ fn check_all(io: Io) {
     let lat = r.latency_us.expect("latency");
     assert!(lat.p50 > 0.0 && lat.p99 >= lat.p50 && lat.max >= lat.p99);
 
+    // Requester and two responders polled by one thread.
+    let a = with(&[
+        "reqrep",
+        "--count",
+        "500",
+        "--size",
+        "16",
+        "--rate",
+        "2000",
+        "--responders",
+        "2",
+        "--busy-poll",
+    ]);
+    let r = run(&a);
+    assert_eq!((r.sent, r.received, r.lost), (500, 500, 0));
+
     let a = with(&["conns", "--connections", "200"]);
     let r = run(&a);
     assert_eq!(r.connections, 200);

@@ -261,6 +261,11 @@ pub struct ReqrepArgs {
     /// Requests outstanding at saturation (--rate 0).
     #[arg(long, default_value_t = 1)]
     pub inflight: usize,
+    /// Requester and responders share one thread that polls its sockets
+    /// without sleeping: waking a sleeping core takes 50-100 us on virtual
+    /// machines, which would otherwise count as the server's latency.
+    #[arg(long)]
+    pub busy_poll: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -46,32 +46,38 @@ fn responder_group(
         ready.sort_unstable();
         ready.dedup();
         for &i in &ready {
-            let c = &mut conns[i];
-            if let Err(e) = c.fill() {
+            if let Err(e) = answer(&mut conns[i], &mut out, &mut replies) {
                 if stop.load(Relaxed) {
                     return Ok(replies);
                 }
-                bail!("responder: {e}");
-            }
-            c.process(|op| {
-                if let Op::Msg { args, payload } = op {
-                    if let Some(reply) = proto::msg_reply(args) {
-                        proto::push_pub_header(&mut out, reply, None, payload.len());
-                        out.extend_from_slice(payload);
-                        out.extend_from_slice(b"\r\n");
-                        replies += 1;
-                    }
-                }
-                Ok(())
-            })?;
-            if !out.is_empty() {
-                c.send(&out)
-                    .map_err(|e| Error::new(format!("responder write: {e}")))?;
-                out.clear();
+                return Err(e);
             }
         }
     }
     Ok(replies)
+}
+
+/// Reads what came to one responder and answers every request in it.
+fn answer(c: &mut Conn, out: &mut Vec<u8>, replies: &mut u64) -> Result<()> {
+    c.fill()
+        .map_err(|e| Error::new(format!("responder: {e}")))?;
+    c.process(|op| {
+        if let Op::Msg { args, payload } = op {
+            if let Some(reply) = proto::msg_reply(args) {
+                proto::push_pub_header(out, reply, None, payload.len());
+                out.extend_from_slice(payload);
+                out.extend_from_slice(b"\r\n");
+                *replies += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if !out.is_empty() {
+        c.send(out)
+            .map_err(|e| Error::new(format!("responder write: {e}")))?;
+        out.clear();
+    }
+    Ok(())
 }
 
 /// The request number at the end of a reply subject `inbox.N`.
@@ -105,7 +111,16 @@ pub fn run_reqrep(a: &ReqrepArgs) -> Result<Report> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = crate::flow::threads_default(c, nresp);
+    // Busy polling: the responders are served by the requester's thread.
+    let mut inline = Vec::new();
+    if a.busy_poll {
+        inline = std::mem::take(&mut responders);
+    }
+    let threads = if inline.is_empty() {
+        crate::flow::threads_default(c, nresp)
+    } else {
+        0
+    };
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut groups: Vec<Vec<Conn>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, r) in responders.into_iter().enumerate() {
@@ -120,7 +135,7 @@ pub fn run_reqrep(a: &ReqrepArgs) -> Result<Report> {
         })
         .collect();
     barrier.wait();
-    let r = requester(a, &mut req, &inbox, &subject);
+    let r = requester(a, &mut req, &mut inline, &inbox, &subject);
     stop.store(true, Relaxed);
     for h in handles {
         match h.join() {
@@ -194,7 +209,13 @@ struct Measured {
 /// A request's time slot once its reply came.
 const DONE: u64 = u64::MAX;
 
-fn requester(a: &ReqrepArgs, conn: &mut Conn, inbox: &str, subject: &str) -> Result<Measured> {
+fn requester(
+    a: &ReqrepArgs,
+    conn: &mut Conn,
+    responders: &mut [Conn],
+    inbox: &str,
+    subject: &str,
+) -> Result<Measured> {
     tight_timers();
     let c = &a.common;
     let progress = Progress::new(c);
@@ -221,7 +242,12 @@ fn requester(a: &ReqrepArgs, conn: &mut Conn, inbox: &str, subject: &str) -> Res
     let mut out = Vec::with_capacity(64 * 1024);
     let mut pfds = Vec::new();
     let mut ready = Vec::new();
-    let fd = [conn.fd()];
+    let fds: Vec<_> = std::iter::once(conn.fd())
+        .chain(responders.iter().map(|r| r.fd()))
+        .collect();
+    let mut answered = 0u64;
+    let mut answers = Vec::new();
+    let mut buffered: Vec<usize> = Vec::new();
     let t0 = Instant::now();
     let mut drain_since: Option<Instant> = None;
     let mut last_tick = Instant::now();
@@ -291,18 +317,41 @@ fn requester(a: &ReqrepArgs, conn: &mut Conn, inbox: &str, subject: &str) -> Res
             ));
         }
         // Wait for replies until the next request is due.
-        let timeout = if sending && a.rate > 0 {
+        let timeout = if a.busy_poll {
+            Duration::ZERO
+        } else if sending && a.rate > 0 {
             let due = (next as f64 * interval_ns) as u64;
             Duration::from_nanos(due.saturating_sub(t0.elapsed().as_nanos() as u64))
         } else {
             Duration::from_millis(20)
         };
-        let buffered = conn.t.buffered();
-        if !buffered {
-            net::poll_readable(&fd, timeout, &mut pfds, &mut ready)?;
-            if ready.is_empty() {
-                continue;
-            }
+        // Connections with bytes already read are ready whatever poll says.
+        buffered.clear();
+        if conn.t.buffered() {
+            buffered.push(0);
+        }
+        buffered.extend(
+            (0..responders.len())
+                .filter(|&i| responders[i].t.buffered())
+                .map(|i| i + 1),
+        );
+        let timeout = if buffered.is_empty() {
+            timeout
+        } else {
+            Duration::ZERO
+        };
+        net::poll_readable(&fds, timeout, &mut pfds, &mut ready)?;
+        ready.extend_from_slice(&buffered);
+        ready.sort_unstable();
+        ready.dedup();
+        if ready.is_empty() {
+            continue;
+        }
+        for &i in ready.iter().filter(|&&i| i > 0) {
+            answer(&mut responders[i - 1], &mut answers, &mut answered)?;
+        }
+        if ready.first() != Some(&0) {
+            continue;
         }
         conn.fill()
             .map_err(|e| Error::new(format!("requester read: {e}")))?;
