@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{writer, Client, Flags};
 use crate::config::options::ConnectionType;
@@ -16,10 +16,15 @@ use crate::shard::Shard;
 use crate::subject;
 
 /// Read buffers start small and double while reads fill them, up to the
-/// largest; they shrink back as soon as a read comes in small, so a quiet
-/// connection's read in flight holds little (nats-server starts at 512 too).
+/// largest; they shrink back as soon as a read comes in small (nats-server
+/// starts at 512 too).
 const READ_MIN: usize = 512;
 const READ_MAX: usize = 256 * 1024;
+/// A read this soon after the previous one marks a conversation: the next
+/// read goes in flight at once with its buffer. After a longer pause the
+/// connection waits for readiness holding no buffer (most connections are
+/// idle most of the time) and takes one only when bytes are there.
+const CONVERSATION: Duration = Duration::from_millis(50);
 
 /// Serves one accepted TCP connection until it closes.
 pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
@@ -54,8 +59,16 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         max_control_line: ctx.opts.max_control_line as usize,
         max_payload: ctx.opts.max_payload as usize,
     });
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_MIN);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut previous_read: Option<Instant> = None;
     while client.is_open() {
+        if buf.capacity() == 0 {
+            if stream.readable().await.is_err() {
+                client.close(false);
+                break;
+            }
+            buf = Vec::with_capacity(READ_MIN);
+        }
         buf.clear();
         let (res, b) = stream.read(buf).await;
         buf = b;
@@ -69,7 +82,10 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         if !client.is_open() {
             break;
         }
-        client.last_read.set(Instant::now());
+        let now = Instant::now();
+        client.last_read.set(now);
+        let conversing = previous_read.is_some_and(|p| now - p < CONVERSATION);
+        previous_read = Some(now);
         if n < crate::shard::STREAM_READ {
             shard.activity.note();
         }
@@ -98,6 +114,9 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         resize_read_buffer(&mut buf, n);
         if buf.capacity() == READ_MIN && parser.is_idle() {
             parser.release_memory();
+            if !conversing {
+                buf = Vec::new();
+            }
         }
         // Another shard behind on our mail: stop reading until it catches up,
         // so the backlog stays bounded and TCP pushes back on the publisher.

@@ -47,6 +47,10 @@ impl Listener for EpollListener {
 pub struct EpollStream(tokio::net::TcpStream);
 
 impl Stream for EpollStream {
+    async fn readable(&self) -> io::Result<()> {
+        self.0.readable().await
+    }
+
     async fn read(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         loop {
             if let Err(e) = self.0.readable().await {

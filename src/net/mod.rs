@@ -38,6 +38,9 @@ pub trait Listener: 'static {
 }
 
 pub trait Stream: 'static {
+    /// Waits until a read would find bytes (or the end, or an error),
+    /// holding no buffer: how an idle connection waits.
+    fn readable(&self) -> impl Future<Output = io::Result<()>>;
     /// Reads into the spare capacity of `buf` (after its `len`), returning
     /// how many bytes came (0: the peer closed) and the buffer.
     fn read(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<usize>, Vec<u8>)>;

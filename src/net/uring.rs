@@ -1,13 +1,16 @@
 //! The io_uring backend, on tokio-uring.
 
 use std::cell::Cell;
+use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Mutex;
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio_uring::buf::BoundedBuf;
 
 use super::{Backend, Listener, Stream};
@@ -97,25 +100,66 @@ impl Listener for UringListener {
     async fn accept(&self) -> io::Result<(UringStream, SocketAddr)> {
         let (stream, addr) = self.0.accept().await?;
         let _ = stream.set_nodelay(true);
-        Ok((UringStream(stream), addr))
+        Ok((
+            UringStream {
+                ready: OnceCell::new(),
+                socket: stream,
+            },
+            addr,
+        ))
     }
 }
 
-pub struct UringStream(tokio_uring::net::TcpStream);
+pub struct UringStream {
+    /// Readiness through the runtime's epoll, registered on first use;
+    /// declared first so it deregisters before the socket closes.
+    ready: OnceCell<AsyncFd<Fd>>,
+    socket: tokio_uring::net::TcpStream,
+}
+
+/// The socket's descriptor, for readiness only (the stream owns it).
+struct Fd(RawFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
 
 impl Stream for UringStream {
+    /// io_uring has no buffer-less read in tokio-uring, so an idle
+    /// connection waits on epoll readiness instead of a read in flight.
+    async fn readable(&self) -> io::Result<()> {
+        let ready = match self.ready.get() {
+            Some(r) => r,
+            None => {
+                // SAFETY: the socket outlives the registration: `ready` is
+                // dropped (deregistered) before `socket` closes the descriptor.
+                let fd = unsafe {
+                    AsyncFd::register_with_interest(Fd(self.socket.as_raw_fd()), Interest::READABLE)
+                }
+                .map_err(io::Error::from)?;
+                self.ready.get_or_init(|| fd)
+            }
+        };
+        // Cleared before the read that follows, so bytes arriving after it
+        // make the next wait return.
+        ready.readable().await?.clear_ready();
+        Ok(())
+    }
+
     async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let start = buf.len();
         let end = buf.capacity();
-        let (res, slice) = self.0.read(buf.slice(start..end)).await;
+        let (res, slice) = self.socket.read(buf.slice(start..end)).await;
         (res, slice.into_inner())
     }
 
     async fn write_all(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        self.0.write_all(buf).await
+        self.socket.write_all(buf).await
     }
 
     fn shutdown(&self) {
-        let _ = self.0.shutdown(std::net::Shutdown::Both);
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
     }
 }
