@@ -602,6 +602,50 @@ io_tests! {
         }
     };
 
+    fan_out_keeps_order_across_subjects_and_auto_unsubscribe_limits => |io| async move {
+        // One shard, so the publisher and the subscribers meet where runs of
+        // messages on one subject are gathered for the fan-out.
+        let server = Start::new(io).shards(1).start();
+        let mut subs: Vec<Raw> = (0..6).map(|_| quiet(&server)).collect();
+        subs[0].send(b"SUB a 1\r\nSUB b 2\r\n");
+        subs[1].send(b"SUB a 7\r\nUNSUB 7 3\r\n");
+        for s in &mut subs[2..] {
+            s.send(b"SUB a 1\r\n");
+        }
+        for s in &mut subs {
+            assert!(s.round_trip().is_empty());
+        }
+        let mut publisher = quiet(&server);
+        let mut batch = Vec::new();
+        let a = |i: usize| format!("PUB a {}\r\nm{i}\r\n", format!("m{i}").len());
+        (0..5).for_each(|i| batch.extend_from_slice(a(i).as_bytes()));
+        batch.extend_from_slice(b"PUB b 2\r\nb0\r\n");
+        (5..10).for_each(|i| batch.extend_from_slice(a(i).as_bytes()));
+        publisher.send(&batch);
+        assert!(publisher.round_trip().is_empty());
+        let on_a = |sid: u32, range: std::ops::Range<usize>| -> Vec<String> {
+            let m = |i: usize| format!("m{i}");
+            range.flat_map(|i| [format!("MSG a {sid} {}", m(i).len()), m(i)]).collect()
+        };
+        let mut both = on_a(1, 0..5);
+        both.extend(["MSG b 2 2".to_string(), "b0".to_string()]);
+        both.extend(on_a(1, 5..10));
+        assert_eq!(subs[0].round_trip(), both, "a and b interleaved as published");
+        assert_eq!(subs[1].round_trip(), on_a(7, 0..3), "three, then unsubscribed");
+        for s in &mut subs[2..] {
+            assert_eq!(s.round_trip(), on_a(1, 0..10));
+        }
+        // A publisher among the subscribers gets its own messages before
+        // its PONG, and so does everyone else.
+        publisher.send(b"SUB a 9\r\n");
+        let mut batch = Vec::new();
+        (10..14).for_each(|i| batch.extend_from_slice(a(i).as_bytes()));
+        publisher.send(&batch);
+        assert_eq!(publisher.round_trip(), on_a(9, 10..14));
+        assert_eq!(subs[2].round_trip(), on_a(1, 10..14));
+        assert!(subs[1].round_trip().is_empty());
+    };
+
     disconnect_mid_payload_does_not_disturb_others => |io| async move {
         let server = Start::new(io).start();
         let mut other = quiet(&server);

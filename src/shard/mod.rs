@@ -21,6 +21,7 @@ use crate::subject::SubjectIndex;
 pub mod envelope;
 pub mod mailbox;
 mod route;
+mod run;
 mod spin;
 pub(crate) use spin::STREAM_READ;
 #[cfg(test)]
@@ -79,6 +80,8 @@ pub struct Shard {
     all_closed: Notify,
     /// Work seen lately: keeps the shard polling instead of sleeping.
     pub(crate) activity: spin::Activity,
+    /// Messages gathered for a fan-out, written at the next flush.
+    pub(crate) run: RefCell<Option<run::Run>>,
 }
 
 impl Shard {
@@ -103,6 +106,7 @@ impl Shard {
             fenced: RefCell::new(Vec::new()),
             all_closed: Notify::new(),
             activity: spin::Activity::default(),
+            run: RefCell::new(None),
         }
     }
 
@@ -166,6 +170,7 @@ impl Shard {
     /// Ends a batch of work: wakes the writers of every connection that got
     /// output and sends the mail gathered for other shards.
     pub fn flush(&self) {
+        self.write_run();
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for c in &dirty {
             c.dirty.set(false);

@@ -6,6 +6,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::run::RUN_FANOUT;
 use super::{AccountIndex, Envelope, Published, Shard, SubRef};
 use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
@@ -262,7 +263,7 @@ impl Shard {
         }
     }
 
-    fn remove_sub(&self, client: &Rc<Client>, key: usize) {
+    pub(crate) fn remove_sub(&self, client: &Rc<Client>, key: usize) {
         let Some(sub) = ({
             let mut subs = client.subs.borrow_mut();
             let sub = subs.slab.try_remove(key);
@@ -367,6 +368,17 @@ impl Shard {
             let remote = (self.shard_count() > 1).then(|| acct.peers.matches(subject));
             (local, remote)
         };
+        let echo = from.flags().echo;
+        let me = from.key.get() as u32;
+        let mut interest = false;
+        let gathered = local.plain.len() >= RUN_FANOUT
+            && self.gather(from, subject, reply, header_len, message, &local);
+        if gathered {
+            interest = true;
+        } else {
+            // Whatever was gathered goes before this message.
+            self.write_run();
+        }
         let out = Outgoing::new(
             subject,
             reply,
@@ -374,16 +386,15 @@ impl Shard {
             message,
             local.plain.len() + local.queues.len(),
         );
-        let echo = from.flags().echo;
-        let me = from.key.get() as u32;
-        let mut interest = false;
         let clients = self.clients.borrow();
-        for &sub in &local.plain {
-            if !echo && sub.conn == me {
-                continue;
+        if !gathered {
+            for &sub in &local.plain {
+                if !echo && sub.conn == me {
+                    continue;
+                }
+                interest = true;
+                self.deliver(&clients, sub, &out);
             }
-            interest = true;
-            self.deliver(&clients, sub, &out);
         }
         // Queue groups: one member each, preferring a member on this shard.
         let mut local_queue_done: Vec<&[u8]> = Vec::new();
@@ -470,13 +481,28 @@ impl Shard {
             s.delivered += 1;
             (s.max.is_some_and(|m| s.delivered >= m), out.len())
         };
-        client.msgs_out.set(client.msgs_out.get() + 1);
+        self.delivered(client, sub.sub as usize, 1, expired, owed);
+    }
+
+    /// After `n` messages were written for one subscription: counters, the
+    /// writer's wake-up, the slow-consumer check, an auto-unsubscribe
+    /// limit reached.
+    #[inline(always)]
+    pub(crate) fn delivered(
+        &self,
+        client: &Rc<Client>,
+        sub: usize,
+        n: u64,
+        expired: bool,
+        owed: usize,
+    ) {
+        client.msgs_out.set(client.msgs_out.get() + n);
         self.mark_dirty(client);
         if (owed + client.in_flight()) as i64 > self.ctx.opts.max_pending {
             self.slow_consumer(client);
         }
         if expired {
-            self.remove_sub(client, sub.sub as usize);
+            self.remove_sub(client, sub);
         }
     }
 

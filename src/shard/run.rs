@@ -1,0 +1,168 @@
+//! Runs: consecutive messages one connection publishes on one subject,
+//! gathered and then written subscriber by subscriber. Fanning out a stream
+//! message by message pays each subscriber's bookkeeping (lookups, borrows,
+//! limits, dirty marking) once per message; a run pays it once per
+//! subscriber, and each subscriber's bytes are written in one pass.
+//!
+//! Only plain deliveries on this shard are gathered, only without headers,
+//! only when no queue group matches and the publisher is not among the
+//! subscribers (so its own +OK, -ERR and PONG need no ordering against the
+//! run). A run is written before any other delivery and at every flush,
+//! which ends every read, so no one sees a run half done.
+
+use std::rc::Rc;
+
+use slab::Slab;
+
+use super::{Shard, SubRef};
+use crate::conn::Client;
+use crate::protocol::encode;
+use crate::subject::MatchResult;
+
+/// Fewer subscribers than this: deliver directly (gathering is a copy).
+pub(crate) const RUN_FANOUT: usize = 4;
+/// A run is written once its messages hold this many bytes.
+const RUN_BYTES: usize = 64 * 1024;
+
+pub(crate) struct Run {
+    account: u32,
+    publisher: u32,
+    local: Rc<MatchResult<SubRef>>,
+    /// "MSG subject ": what comes before the sid.
+    head: Vec<u8>,
+    /// Per message, what comes after the sid: " [reply ]size\r\npayload\r\n".
+    body: Vec<u8>,
+    /// Where each message ends in `body`.
+    ends: Vec<usize>,
+}
+
+impl Run {
+    fn subject(&self) -> &[u8] {
+        &self.head[4..self.head.len() - 1]
+    }
+
+    fn push(&mut self, reply: Option<&[u8]>, payload: &[u8]) {
+        let b = &mut self.body;
+        b.push(b' ');
+        if let Some(r) = reply {
+            b.extend_from_slice(r);
+            b.push(b' ');
+        }
+        b.extend_from_slice(encode::Decimal::new(payload.len() as u64).as_bytes());
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(payload);
+        b.extend_from_slice(b"\r\n");
+        self.ends.push(b.len());
+    }
+
+    /// The first `n` messages, for the subscription `sid`.
+    fn write(&self, out: &mut Vec<u8>, sid: &[u8], n: usize) {
+        let Some(&last) = n.checked_sub(1).map(|i| &self.ends[i]) else {
+            return;
+        };
+        out.reserve(n * (self.head.len() + sid.len()) + last);
+        let mut start = 0;
+        for &end in &self.ends[..n] {
+            out.extend_from_slice(&self.head);
+            out.extend_from_slice(sid);
+            out.extend_from_slice(&self.body[start..end]);
+            start = end;
+        }
+    }
+}
+
+impl Shard {
+    /// Adds a message to the run when it can be gathered (writing the run
+    /// in progress first if this one belongs to another); `false`: deliver
+    /// it directly.
+    pub(crate) fn gather(
+        &self,
+        from: &Client,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+        local: &Rc<MatchResult<SubRef>>,
+    ) -> bool {
+        if header_len != 0 {
+            return false;
+        }
+        let account = from.account.get();
+        let publisher = from.key.get() as u32;
+        {
+            let mut slot = self.run.borrow_mut();
+            if let Some(run) = slot.as_mut() {
+                if Rc::ptr_eq(&run.local, local)
+                    && run.publisher == publisher
+                    && run.account == account
+                    && run.subject() == subject
+                    && run.body.len() < RUN_BYTES
+                {
+                    run.push(reply, message);
+                    return true;
+                }
+            }
+        }
+        if !local.queues.is_empty()
+            || local.plain.len() < RUN_FANOUT
+            || local.plain.iter().any(|s| s.conn == publisher)
+        {
+            return false;
+        }
+        self.write_run();
+        let mut head = Vec::with_capacity(subject.len() + 5);
+        head.extend_from_slice(b"MSG ");
+        head.extend_from_slice(subject);
+        head.push(b' ');
+        let mut run = Run {
+            account,
+            publisher,
+            local: local.clone(),
+            head,
+            body: Vec::new(),
+            ends: Vec::new(),
+        };
+        run.push(reply, message);
+        *self.run.borrow_mut() = Some(run);
+        true
+    }
+
+    /// Writes the run in progress, if any, to its subscribers.
+    pub(crate) fn write_run(&self) {
+        if self.run.borrow().is_none() {
+            return;
+        }
+        let Some(run) = self.run.borrow_mut().take() else {
+            return;
+        };
+        let clients = self.clients.borrow();
+        for &sub in &run.local.plain {
+            self.deliver_run(&clients, sub, &run);
+        }
+    }
+
+    fn deliver_run(&self, clients: &Slab<Rc<Client>>, sub: SubRef, run: &Run) {
+        let Some(client) = clients.get(sub.conn as usize) else {
+            return;
+        };
+        if !client.is_open() {
+            return;
+        }
+        let (n, expired, owed) = {
+            let mut subs = client.subs.borrow_mut();
+            let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
+                return;
+            };
+            // An auto-unsubscribe limit cuts the run short.
+            let n = match s.max {
+                Some(max) => run.ends.len().min(max.saturating_sub(s.delivered) as usize),
+                None => run.ends.len(),
+            };
+            let mut out = client.out();
+            run.write(&mut out, &s.sid, n);
+            s.delivered += n as u64;
+            (n, s.max.is_some_and(|m| s.delivered >= m), out.len())
+        };
+        self.delivered(client, sub.sub as usize, n as u64, expired, owed);
+    }
+}
