@@ -6,7 +6,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::run::RUN_FANOUT;
+use super::run::{Origin, RUN_FANOUT};
 use super::{AccountIndex, Envelope, Published, Shard, SubRef};
 use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
@@ -372,7 +372,17 @@ impl Shard {
         let me = from.key.get() as u32;
         let mut interest = false;
         let gathered = local.plain.len() >= RUN_FANOUT
-            && self.gather(from, subject, reply, header_len, message, &local);
+            && self.gather(
+                Origin {
+                    account,
+                    conn: Some(me),
+                },
+                subject,
+                reply,
+                header_len,
+                message,
+                &local,
+            );
         if gathered {
             interest = true;
         } else {
@@ -560,6 +570,25 @@ impl Shard {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())
         };
+        let origin = Origin {
+            account: msg.account,
+            conn: None,
+        };
+        if plain
+            && queues.is_empty()
+            && local.plain.len() >= RUN_FANOUT
+            && self.gather(
+                origin,
+                msg.subject(),
+                msg.reply(),
+                msg.header_len,
+                msg.message(),
+                &local,
+            )
+        {
+            return;
+        }
+        self.write_run();
         let fanout = if plain { local.plain.len() } else { 0 } + queues.len();
         let out = Outgoing::new(
             msg.subject(),

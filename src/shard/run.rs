@@ -7,8 +7,9 @@
 //! Only plain deliveries on this shard are gathered, only without headers,
 //! only when no queue group matches and the publisher is not among the
 //! subscribers (so its own +OK, -ERR and PONG need no ordering against the
-//! run). A run is written before any other delivery and at every flush,
-//! which ends every read, so no one sees a run half done.
+//! run). Messages from other shards run the same way. A run is written
+//! before any other delivery and at every flush, which ends every read and
+//! every drain of the mailboxes, so no one sees a run half done.
 
 use std::rc::Rc;
 
@@ -24,9 +25,16 @@ pub(crate) const RUN_FANOUT: usize = 4;
 /// A run is written once its messages hold this many bytes.
 const RUN_BYTES: usize = 64 * 1024;
 
+/// Where gathered messages come from: the account, and the publishing
+/// connection when it is on this shard (`None`: from another shard).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub account: u32,
+    pub conn: Option<u32>,
+}
+
 pub(crate) struct Run {
-    account: u32,
-    publisher: u32,
+    origin: Origin,
     local: Rc<MatchResult<SubRef>>,
     /// "MSG subject ": what comes before the sid.
     head: Vec<u8>,
@@ -77,7 +85,7 @@ impl Shard {
     /// it directly.
     pub(crate) fn gather(
         &self,
-        from: &Client,
+        origin: Origin,
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: usize,
@@ -87,14 +95,11 @@ impl Shard {
         if header_len != 0 {
             return false;
         }
-        let account = from.account.get();
-        let publisher = from.key.get() as u32;
         {
             let mut slot = self.run.borrow_mut();
             if let Some(run) = slot.as_mut() {
                 if Rc::ptr_eq(&run.local, local)
-                    && run.publisher == publisher
-                    && run.account == account
+                    && run.origin == origin
                     && run.subject() == subject
                     && run.body.len() < RUN_BYTES
                 {
@@ -105,7 +110,9 @@ impl Shard {
         }
         if !local.queues.is_empty()
             || local.plain.len() < RUN_FANOUT
-            || local.plain.iter().any(|s| s.conn == publisher)
+            || origin
+                .conn
+                .is_some_and(|me| local.plain.iter().any(|s| s.conn == me))
         {
             return false;
         }
@@ -115,8 +122,7 @@ impl Shard {
         head.extend_from_slice(subject);
         head.push(b' ');
         let mut run = Run {
-            account,
-            publisher,
+            origin,
             local: local.clone(),
             head,
             body: Vec::new(),

@@ -132,6 +132,8 @@ fn one_envelope_per_shard_however_many_subscribers_there() {
         envelopes += 1;
         w.shards[0].receive(1, e, &mut Vec::new());
     });
+    // As receive_mail does after a drain: what was gathered is written.
+    w.shards[0].flush();
     assert_eq!(envelopes, 1);
     for s in &subs {
         assert_eq!(take_out(s), "MSG wide 9 7\r\npayload\r\n");
@@ -247,4 +249,47 @@ fn accounts_keep_subjects_apart_across_shards() {
     w.pump();
     assert_eq!(take_out(&in_a), "MSG s 1 5\r\nfor A\r\n");
     assert_eq!(take_out(&in_b), "");
+}
+
+#[test]
+fn messages_from_another_shard_keep_their_order_in_runs() {
+    let mut w = World::new(2);
+    let subs: Vec<Rc<Client>> = (0..5).map(|_| w.client(0)).collect();
+    for s in &subs {
+        w.shards[0].subscribe(s, b"a", None, b"1").unwrap();
+    }
+    w.shards[0].subscribe(&subs[0], b"b", None, b"2").unwrap();
+    w.shards[0].unsubscribe(&subs[1], b"1", Some(3));
+    w.pump();
+    let publisher = w.client(1);
+    let sends: Vec<(&str, String)> = (0..5)
+        .map(|i| ("a", format!("m{i}")))
+        .chain([("b", "b0".to_string())])
+        .chain((5..10).map(|i| ("a", format!("m{i}"))))
+        .collect();
+    for (subject, body) in &sends {
+        w.shards[1].publish(&publisher, subject.as_bytes(), None, 0, body.as_bytes());
+    }
+    w.shards[1].flush();
+    w.pump();
+    let expected = |sid_a: &str, limit: usize, with_b: bool| -> String {
+        let mut on_a = 0;
+        let mut out = String::new();
+        for (subject, body) in &sends {
+            match *subject {
+                "a" if on_a < limit => {
+                    on_a += 1;
+                    out += &format!("MSG a {sid_a} {}\r\n{body}\r\n", body.len());
+                }
+                "b" if with_b => out += &format!("MSG b 2 {}\r\n{body}\r\n", body.len()),
+                _ => {}
+            }
+        }
+        out
+    };
+    assert_eq!(take_out(&subs[0]), expected("1", 10, true));
+    assert_eq!(take_out(&subs[1]), expected("1", 3, false));
+    for s in &subs[2..] {
+        assert_eq!(take_out(s), expected("1", 10, false));
+    }
 }
