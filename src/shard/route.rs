@@ -22,13 +22,10 @@ struct Outgoing<'a> {
     message: &'a [u8],
     /// MSG size (the whole message when it has no headers).
     size: encode::Decimal,
-    /// HMSG header and total sizes, and the MSG size of the payload alone
-    /// for clients that cannot read headers.
-    hdr: encode::Decimal,
-    payload_size: encode::Decimal,
-    /// The MSG line split around the sid, built once: "MSG subject " and
-    /// " [reply ]size\r\n". `None` when they do not fit (long subjects).
-    line: Option<LineTemplate>,
+    /// The MSG line split around the sid, built once for a message going
+    /// to several subscribers. `None` for one delivery (the line is written
+    /// directly), for HMSG, and when the pieces do not fit (long subjects).
+    line: Option<Box<LineTemplate>>,
 }
 
 /// Bytes of a MSG line before and after the sid, kept on the stack.
@@ -52,7 +49,7 @@ impl LineTemplate {
         size: &[u8],
         payload: &[u8],
         fanout: usize,
-    ) -> Option<LineTemplate> {
+    ) -> Option<Box<LineTemplate>> {
         let reply_len = reply.map_or(0, |r| r.len() + 1);
         let head_len = 4 + subject.len() + 1;
         let tail_len = 1 + reply_len + size.len() + 2;
@@ -87,7 +84,7 @@ impl LineTemplate {
             rest.extend_from_slice(b"\r\n");
             t.rest = Some(rest);
         }
-        Some(t)
+        Some(Box::new(t))
     }
 
     /// The whole MSG: line, payload, CRLF, reserved for in one go.
@@ -120,7 +117,7 @@ impl<'a> Outgoing<'a> {
         fanout: usize,
     ) -> Self {
         let size = encode::Decimal::new(message.len() as u64);
-        let line = if header_len == 0 {
+        let line = if header_len == 0 && fanout > 1 {
             LineTemplate::new(subject, reply, size.as_bytes(), message, fanout)
         } else {
             None
@@ -131,8 +128,6 @@ impl<'a> Outgoing<'a> {
             header_len,
             message,
             size,
-            hdr: encode::Decimal::new(header_len as u64),
-            payload_size: encode::Decimal::new((message.len() - header_len) as u64),
             line,
         }
     }
@@ -151,22 +146,24 @@ impl<'a> Outgoing<'a> {
         if self.header_len == 0 {
             encode::write_msg_line_digits(out, self.subject, sid, self.reply, self.size.as_bytes());
         } else if headers {
+            let hdr = encode::Decimal::new(self.header_len as u64);
             encode::write_hmsg_line_digits(
                 out,
                 self.subject,
                 sid,
                 self.reply,
-                self.hdr.as_bytes(),
+                hdr.as_bytes(),
                 self.size.as_bytes(),
             );
         } else {
             // A client that cannot read headers gets the payload alone.
+            let payload_size = encode::Decimal::new(body.len() as u64);
             encode::write_msg_line_digits(
                 out,
                 self.subject,
                 sid,
                 self.reply,
-                self.payload_size.as_bytes(),
+                payload_size.as_bytes(),
             );
         }
         out.extend_from_slice(body);
@@ -389,15 +386,16 @@ impl Shard {
             // Whatever was gathered goes before this message.
             self.write_run();
         }
-        let out = Outgoing::new(
-            subject,
-            reply,
-            header_len,
-            message,
-            local.plain.len() + local.queues.len(),
-        );
-        let clients = self.clients.borrow();
-        if !gathered {
+        let mut local_queue_done: Vec<&[u8]> = Vec::new();
+        if !gathered && !local.is_empty() {
+            let out = Outgoing::new(
+                subject,
+                reply,
+                header_len,
+                message,
+                local.plain.len() + local.queues.len(),
+            );
+            let clients = self.clients.borrow();
             for &sub in &local.plain {
                 if !echo && sub.conn == me {
                     continue;
@@ -405,25 +403,24 @@ impl Shard {
                 interest = true;
                 self.deliver(&clients, sub, &out);
             }
-        }
-        // Queue groups: one member each, preferring a member on this shard.
-        let mut local_queue_done: Vec<&[u8]> = Vec::new();
-        for group in &local.queues {
-            let member = if echo {
-                queue::pick(&group.members)
-            } else {
-                let others: Vec<SubRef> = group
-                    .members
-                    .iter()
-                    .copied()
-                    .filter(|s| s.conn != me)
-                    .collect();
-                queue::pick(&others)
-            };
-            if let Some(sub) = member {
-                interest = true;
-                local_queue_done.push(&group.name);
-                self.deliver(&clients, sub, &out);
+            // Queue groups: one member each, preferring a member on this shard.
+            for group in &local.queues {
+                let member = if echo {
+                    queue::pick(&group.members)
+                } else {
+                    let others: Vec<SubRef> = group
+                        .members
+                        .iter()
+                        .copied()
+                        .filter(|s| s.conn != me)
+                        .collect();
+                    queue::pick(&others)
+                };
+                if let Some(sub) = member {
+                    interest = true;
+                    local_queue_done.push(&group.name);
+                    self.deliver(&clients, sub, &out);
+                }
             }
         }
         if let Some(remote) = remote {
