@@ -134,10 +134,14 @@ impl Shard {
     }
 
     /// Writes the run in progress, if any, to its subscribers.
+    #[inline]
     pub(crate) fn write_run(&self) {
-        if self.run.borrow().is_none() {
-            return;
+        if self.run.borrow().is_some() {
+            self.write_gathered_run();
         }
+    }
+
+    fn write_gathered_run(&self) {
         let Some(run) = self.run.borrow_mut().take() else {
             return;
         };
