@@ -1,7 +1,6 @@
 //! The io_uring backend, on tokio-uring.
 
-use std::cell::Cell;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 use std::future::Future;
 use std::io;
@@ -27,10 +26,16 @@ impl Backend for Uring {
             // One shard at a time, so the ring that appears is this one's.
             let _one_at_a_time = RING_SETUP.lock().unwrap_or_else(|e| e.into_inner());
             let before = ring_fds();
+            // Completions are not pushed by interrupt: the shard enters the
+            // kernel often anyway (COOP_TASKRUN, Linux 5.19; older kernels
+            // refuse the flag and get a plain ring).
+            let mut ring = tokio_uring::uring_builder();
+            ring.setup_coop_taskrun();
+            if ring.build(8).is_err() {
+                ring = tokio_uring::uring_builder();
+            }
             let rt = tokio_uring::Runtime::new(
-                tokio_uring::builder()
-                    .entries(1024)
-                    .uring_builder(tokio_uring::uring_builder().setup_coop_taskrun()),
+                tokio_uring::builder().entries(1024).uring_builder(&ring),
             )
             .expect("an io_uring runtime");
             let mut new = ring_fds().difference(&before).copied().collect::<Vec<_>>();
