@@ -81,11 +81,13 @@ pub struct Shard {
     /// Work seen lately: keeps the shard polling instead of sleeping.
     pub(crate) activity: spin::Activity,
     /// Messages gathered for a fan-out, written at the next flush.
-    pub(crate) run: RefCell<Option<run::Run>>,
+    pub(crate) run: run::Gathering,
 }
 
 impl Shard {
-    fn new(setup_id: usize, ctx: Arc<ServerContext>, outbox: Outbox<Envelope>) -> Shard {
+    /// A shard without its thread or listener: `run` drives one per core;
+    /// tests and benchmarks drive one by hand.
+    pub fn new(setup_id: usize, ctx: Arc<ServerContext>, outbox: Outbox<Envelope>) -> Shard {
         let accounts = (0..ctx.accounts.len())
             .map(|_| AccountIndex {
                 local: SubjectIndex::new(),
@@ -106,7 +108,7 @@ impl Shard {
             fenced: RefCell::new(Vec::new()),
             all_closed: Notify::new(),
             activity: spin::Activity::default(),
-            run: RefCell::new(None),
+            run: run::Gathering::default(),
         }
     }
 
@@ -170,7 +172,7 @@ impl Shard {
     /// Ends a batch of work: wakes the writers of every connection that got
     /// output and sends the mail gathered for other shards.
     pub fn flush(&self) {
-        self.write_run();
+        self.end_runs();
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for c in &dirty {
             c.dirty.set(false);

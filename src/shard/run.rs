@@ -11,6 +11,7 @@
 //! before any other delivery and at every flush, which ends every read and
 //! every drain of the mailboxes, so no one sees a run half done.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use slab::Slab;
@@ -33,9 +34,25 @@ pub(crate) struct Origin {
     pub conn: Option<u32>,
 }
 
-pub(crate) struct Run {
+/// The shard's run in progress, and the buffers of the last one written
+/// (kept, so a run costs no allocation once buffers have grown).
+#[derive(Default)]
+pub(crate) struct Gathering {
+    current: RefCell<Option<Run>>,
+    spare: Cell<Buffers>,
+    /// The last message of this batch delivered directly: a second one
+    /// like it (a stream) starts a run; a lone message never pays for one.
+    last: RefCell<Option<(Origin, Rc<MatchResult<SubRef>>)>>,
+}
+
+struct Run {
     origin: Origin,
     local: Rc<MatchResult<SubRef>>,
+    b: Buffers,
+}
+
+#[derive(Default)]
+struct Buffers {
     /// "MSG subject ": what comes before the sid.
     head: Vec<u8>,
     /// Per message, what comes after the sid: " [reply ]size\r\npayload\r\n".
@@ -44,9 +61,18 @@ pub(crate) struct Run {
     ends: Vec<usize>,
 }
 
-impl Run {
+impl Buffers {
     fn subject(&self) -> &[u8] {
         &self.head[4..self.head.len() - 1]
+    }
+
+    fn start(&mut self, subject: &[u8]) {
+        self.head.clear();
+        self.head.extend_from_slice(b"MSG ");
+        self.head.extend_from_slice(subject);
+        self.head.push(b' ');
+        self.body.clear();
+        self.ends.clear();
     }
 
     fn push(&mut self, reply: Option<&[u8]>, payload: &[u8]) {
@@ -96,14 +122,14 @@ impl Shard {
             return false;
         }
         {
-            let mut slot = self.run.borrow_mut();
+            let mut slot = self.run.current.borrow_mut();
             if let Some(run) = slot.as_mut() {
                 if Rc::ptr_eq(&run.local, local)
                     && run.origin == origin
-                    && run.subject() == subject
-                    && run.body.len() < RUN_BYTES
+                    && run.b.subject() == subject
+                    && run.b.body.len() < RUN_BYTES
                 {
-                    run.push(reply, message);
+                    run.b.push(reply, message);
                     return true;
                 }
             }
@@ -116,42 +142,59 @@ impl Shard {
         {
             return false;
         }
+        {
+            let mut last = self.run.last.borrow_mut();
+            let repeat = last
+                .as_ref()
+                .is_some_and(|(o, l)| *o == origin && Rc::ptr_eq(l, local));
+            if !repeat {
+                *last = Some((origin, local.clone()));
+                return false;
+            }
+            *last = None;
+        }
         self.write_run();
-        let mut head = Vec::with_capacity(subject.len() + 5);
-        head.extend_from_slice(b"MSG ");
-        head.extend_from_slice(subject);
-        head.push(b' ');
-        let mut run = Run {
+        let mut b = self.run.spare.take();
+        b.start(subject);
+        b.push(reply, message);
+        *self.run.current.borrow_mut() = Some(Run {
             origin,
             local: local.clone(),
-            head,
-            body: Vec::new(),
-            ends: Vec::new(),
-        };
-        run.push(reply, message);
-        *self.run.borrow_mut() = Some(run);
+            b,
+        });
         true
+    }
+
+    /// Ends a batch: the run in progress is written, and the next batch's
+    /// first message is delivered directly.
+    pub(crate) fn end_runs(&self) {
+        self.write_run();
+        self.run.last.take();
     }
 
     /// Writes the run in progress, if any, to its subscribers.
     #[inline]
     pub(crate) fn write_run(&self) {
-        if self.run.borrow().is_some() {
+        if self.run.current.borrow().is_some() {
             self.write_gathered_run();
         }
     }
 
     fn write_gathered_run(&self) {
-        let Some(run) = self.run.borrow_mut().take() else {
+        let Some(run) = self.run.current.borrow_mut().take() else {
             return;
         };
         let clients = self.clients.borrow();
         for &sub in &run.local.plain {
-            self.deliver_run(&clients, sub, &run);
+            self.deliver_run(&clients, sub, &run.b);
+        }
+        // Kept unless a large message made it large.
+        if run.b.body.capacity() <= 2 * RUN_BYTES {
+            self.run.spare.set(run.b);
         }
     }
 
-    fn deliver_run(&self, clients: &Slab<Rc<Client>>, sub: SubRef, run: &Run) {
+    fn deliver_run(&self, clients: &Slab<Rc<Client>>, sub: SubRef, run: &Buffers) {
         let Some(client) = clients.get(sub.conn as usize) else {
             return;
         };
