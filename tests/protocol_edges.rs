@@ -448,6 +448,27 @@ io_tests! {
         assert_eq!(c.round_trip(), Vec::<String>::new());
     };
 
+    connections_quiet_between_ops_are_read_again => |io| async move {
+        // A pause longer than a conversation (50 ms) makes the server wait
+        // for readiness without a read buffer; what comes next must still
+        // be read, whole, in order, also when it arrives in pieces.
+        let server = Start::new(io).start();
+        let mut sub = quiet(&server);
+        sub.send(b"SUB q 1\r\n");
+        assert!(fence(&mut sub).is_empty());
+        let mut publisher = quiet(&server);
+        for i in 0..3 {
+            std::thread::sleep(Duration::from_millis(80));
+            publisher.send(b"PUB q 5\r\nhel");
+            std::thread::sleep(Duration::from_millis(80));
+            publisher.send(format!("l{i}\r\n").as_bytes());
+            assert!(publisher.round_trip().is_empty());
+            let (line, payload) = msg(&mut sub);
+            assert_eq!(line, "MSG q 1 5");
+            assert_eq!(payload, format!("hell{i}").as_bytes());
+        }
+    };
+
     unanswered_server_pings_close_a_stale_connection => |io| async move {
         let server = start(io, "ping_interval: \"200ms\"\nping_max: 2\n");
         let (mut c, _) = Raw::connect(&server);
