@@ -6,7 +6,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::run::{Origin, RUN_FANOUT};
+use super::run::Origin;
 use super::{AccountIndex, Envelope, Published, Shard, SubRef};
 use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
@@ -260,7 +260,7 @@ impl Shard {
         }
     }
 
-    pub(crate) fn remove_sub(&self, client: &Rc<Client>, key: usize) {
+    fn remove_sub(&self, client: &Rc<Client>, key: usize) {
         let Some(sub) = ({
             let mut subs = client.subs.borrow_mut();
             let sub = subs.slab.try_remove(key);
@@ -368,18 +368,17 @@ impl Shard {
         let echo = from.flags().echo;
         let me = from.key.get() as u32;
         let mut interest = false;
-        let gathered = local.plain.len() >= RUN_FANOUT
-            && self.gather(
-                Origin {
-                    account,
-                    conn: Some(me),
-                },
-                subject,
-                reply,
-                header_len,
-                message,
-                &local,
-            );
+        let gathered = self.gather(
+            Origin {
+                account,
+                conn: Some(me),
+            },
+            subject,
+            reply,
+            header_len,
+            message,
+            &local,
+        );
         if gathered {
             interest = true;
         } else {
@@ -472,44 +471,50 @@ impl Shard {
 
     /// Writes one message to one subscription's connection.
     fn deliver(&self, clients: &Slab<Rc<Client>>, sub: SubRef, msg: &Outgoing<'_>) {
+        self.deliver_with(clients, sub, 1, |out, sid, _, headers| {
+            msg.write(out, sid, headers)
+        });
+    }
+
+    /// Writes up to `available` messages for one subscription (fewer when
+    /// its auto-unsubscribe limit comes first) with `write(out, sid, n,
+    /// headers)`; then counts them, wakes the writer, checks for a slow
+    /// consumer and removes a subscription that reached its limit.
+    #[inline(always)]
+    pub(crate) fn deliver_with(
+        &self,
+        clients: &Slab<Rc<Client>>,
+        sub: SubRef,
+        available: usize,
+        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
+    ) {
         let Some(client) = clients.get(sub.conn as usize) else {
             return;
         };
         if !client.is_open() {
             return;
         }
-        let (expired, owed) = {
+        let (n, expired, owed) = {
             let mut subs = client.subs.borrow_mut();
             let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
                 return;
             };
+            let n = match s.max {
+                Some(max) => available.min(max.saturating_sub(s.delivered) as usize),
+                None => available,
+            };
             let mut out = client.out();
-            msg.write(&mut out, &s.sid, client.flags().headers);
-            s.delivered += 1;
-            (s.max.is_some_and(|m| s.delivered >= m), out.len())
+            write(&mut out, &s.sid, n, client.flags().headers);
+            s.delivered += n as u64;
+            (n, s.max.is_some_and(|m| s.delivered >= m), out.len())
         };
-        self.delivered(client, sub.sub as usize, 1, expired, owed);
-    }
-
-    /// After `n` messages were written for one subscription: counters, the
-    /// writer's wake-up, the slow-consumer check, an auto-unsubscribe
-    /// limit reached.
-    #[inline(always)]
-    pub(crate) fn delivered(
-        &self,
-        client: &Rc<Client>,
-        sub: usize,
-        n: u64,
-        expired: bool,
-        owed: usize,
-    ) {
-        client.msgs_out.set(client.msgs_out.get() + n);
+        client.msgs_out.set(client.msgs_out.get() + n as u64);
         self.mark_dirty(client);
         if (owed + client.in_flight()) as i64 > self.ctx.opts.max_pending {
             self.slow_consumer(client);
         }
         if expired {
-            self.remove_sub(client, sub);
+            self.remove_sub(client, sub.sub as usize);
         }
     }
 
@@ -573,7 +578,6 @@ impl Shard {
         };
         if plain
             && queues.is_empty()
-            && local.plain.len() >= RUN_FANOUT
             && self.gather(
                 origin,
                 msg.subject(),

@@ -14,15 +14,12 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use slab::Slab;
-
 use super::{Shard, SubRef};
-use crate::conn::Client;
 use crate::protocol::encode;
 use crate::subject::MatchResult;
 
 /// Fewer subscribers than this: deliver directly (gathering is a copy).
-pub(crate) const RUN_FANOUT: usize = 4;
+const RUN_FANOUT: usize = 4;
 /// A run is written once its messages hold this many bytes.
 const RUN_BYTES: usize = 64 * 1024;
 
@@ -109,7 +106,22 @@ impl Shard {
     /// Adds a message to the run when it can be gathered (writing the run
     /// in progress first if this one belongs to another); `false`: deliver
     /// it directly.
+    #[inline]
     pub(crate) fn gather(
+        &self,
+        origin: Origin,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+        local: &Rc<MatchResult<SubRef>>,
+    ) -> bool {
+        // Checked here, inline, so a delivery to a few pays nothing more.
+        local.plain.len() >= RUN_FANOUT
+            && self.gather_fan_out(origin, subject, reply, header_len, message, local)
+    }
+
+    fn gather_fan_out(
         &self,
         origin: Origin,
         subject: &[u8],
@@ -135,7 +147,6 @@ impl Shard {
             }
         }
         if !local.queues.is_empty()
-            || local.plain.len() < RUN_FANOUT
             || origin
                 .conn
                 .is_some_and(|me| local.plain.iter().any(|s| s.conn == me))
@@ -186,36 +197,13 @@ impl Shard {
         };
         let clients = self.clients.borrow();
         for &sub in &run.local.plain {
-            self.deliver_run(&clients, sub, &run.b);
+            self.deliver_with(&clients, sub, run.b.ends.len(), |out, sid, n, _| {
+                run.b.write(out, sid, n)
+            });
         }
         // Kept unless a large message made it large.
         if run.b.body.capacity() <= 2 * RUN_BYTES {
             self.run.spare.set(run.b);
         }
-    }
-
-    fn deliver_run(&self, clients: &Slab<Rc<Client>>, sub: SubRef, run: &Buffers) {
-        let Some(client) = clients.get(sub.conn as usize) else {
-            return;
-        };
-        if !client.is_open() {
-            return;
-        }
-        let (n, expired, owed) = {
-            let mut subs = client.subs.borrow_mut();
-            let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
-                return;
-            };
-            // An auto-unsubscribe limit cuts the run short.
-            let n = match s.max {
-                Some(max) => run.ends.len().min(max.saturating_sub(s.delivered) as usize),
-                None => run.ends.len(),
-            };
-            let mut out = client.out();
-            run.write(&mut out, &s.sid, n);
-            s.delivered += n as u64;
-            (n, s.max.is_some_and(|m| s.delivered >= m), out.len())
-        };
-        self.delivered(client, sub.sub as usize, n as u64, expired, owed);
     }
 }
