@@ -20,8 +20,8 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
         let key = entry.key.to_ascii_lowercase();
         match key.as_str() {
             "user" | "username" => a.user = r.take(read::string(item, &key)),
-            "pass" | "password" => a.password = r.take(read::string(item, &key)),
-            "token" => a.token = r.take(read::string(item, &key)),
+            "pass" | "password" => a.password = secret(item, &key, "password", r),
+            "token" => a.token = secret(item, &key, "token", r),
             "timeout" => a.timeout = read::seconds(item, &key, r),
             "users" if full => {
                 if let Some(list) = r.take(read::array(item, &key)) {
@@ -39,7 +39,7 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
             }
             "default_permissions" | "permissions" if full => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
-                    a.default_permissions = Some(permissions(pm, r));
+                    a.default_permissions = Some(permissions(pm, item, &entry.key, r));
                 }
             }
             _ => r.unknown(entry, "authorization"),
@@ -86,18 +86,20 @@ fn user(m: &Map, at: &Item, r: &mut Report) -> User {
             "user" | "username" => {
                 u.username = r.take(read::string(item, &key)).unwrap_or_default()
             }
-            "pass" | "password" => u.password = r.take(read::string(item, &key)),
+            "pass" | "password" => u.password = secret(item, &key, "password", r),
             "nkey" => {
                 if let Some(k) = r.take(read::string(item, &key)) {
                     if !k.starts_with('U') || k.len() != 56 {
                         r.error(item, format!("Not a valid public nkey for a user: \"{k}\""));
+                    } else {
+                        r.unenforced(item, "\"nkey\" (users who sign the server's nonce)");
                     }
                     u.nkey = Some(k);
                 }
             }
-            "permission" | "permissions" => {
+            "permission" | "permissions" | "authorization" => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
-                    u.permissions = Some(permissions(pm, r));
+                    u.permissions = Some(permissions(pm, item, &entry.key, r));
                 }
             }
             "allowed_connection_types" | "connection_types" | "clients" => {
@@ -105,7 +107,6 @@ fn user(m: &Map, at: &Item, r: &mut Report) -> User {
                     u.allowed_connection_types = Some(connection_types(&names, item, r));
                 }
             }
-            "account" => u.account = r.take(read::string(item, &key)),
             _ => r.unknown(entry, "user"),
         }
     }
@@ -134,7 +135,31 @@ fn connection_types(names: &[String], at: &Item, r: &mut Report) -> Vec<Connecti
     out
 }
 
-fn permissions(m: &Map, r: &mut Report) -> Permissions {
+/// A password or token; one written as a bcrypt hash is refused until
+/// hashes are checked (taken as plain text, the hash itself would be the key).
+fn secret(item: &Item, key: &str, what: &str, r: &mut Report) -> Option<String> {
+    let s = r.take(read::string(item, key))?;
+    if read::is_bcrypt(&s) {
+        r.unenforced(item, &format!("a bcrypt-hashed {what}"));
+    }
+    Some(s)
+}
+
+/// A permissions map. One that allows or denies anything is refused until
+/// permissions are enforced; an empty one (`permissions: {}`) restricts nothing.
+fn permissions(m: &Map, at: &Item, key: &str, r: &mut Report) -> Permissions {
+    let p = read_permissions(m, r);
+    let restricts = |sp: &Option<SubjectPermission>| {
+        sp.as_ref()
+            .is_some_and(|sp| !sp.allow.is_empty() || !sp.deny.is_empty())
+    };
+    if restricts(&p.publish) || restricts(&p.subscribe) || p.allow_responses.is_some() {
+        r.unenforced(at, &format!("\"{key}\""));
+    }
+    p
+}
+
+fn read_permissions(m: &Map, r: &mut Report) -> Permissions {
     let mut p = Permissions::default();
     for entry in m.entries() {
         let item = &entry.item;
@@ -240,14 +265,13 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
                                 }
                             }
                         }
-                        "exports"
-                        | "imports"
-                        | "jetstream"
-                        | "mappings"
-                        | "maps"
-                        | "limits"
-                        | "default_permissions"
-                        | "msg_trace" => r.ignored(e, "not supported for accounts yet"),
+                        "exports" | "imports" | "limits" | "default_permissions" => r.unenforced(
+                            &e.item,
+                            &format!("account \"{}\": \"{}\"", acc.name, e.key),
+                        ),
+                        "jetstream" | "mappings" | "maps" | "msg_trace" => {
+                            r.ignored(e, "not supported for accounts yet")
+                        }
                         _ => r.unknown(e, "account"),
                     }
                 }
@@ -288,10 +312,21 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             "cert_file" => t.cert_file = path(r),
             "key_file" => t.key_file = path(r),
             "ca_file" => t.ca_file = path(r),
-            "verify" => t.verify = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "verify" => {
+                t.verify = r.take(read::boolean(item, &key)).unwrap_or(false);
+                if t.verify {
+                    r.unenforced(item, "\"verify\" (client certificates)");
+                }
+            }
             "verify_and_map" => {
                 t.verify_and_map = r.take(read::boolean(item, &key)).unwrap_or(false);
                 t.verify |= t.verify_and_map;
+                if t.verify_and_map {
+                    r.unenforced(item, "\"verify_and_map\" (users from client certificates)");
+                }
+            }
+            "pinned_certs" | "verify_cert_and_check_known_urls" | "ocsp_peer" => {
+                r.unenforced(item, &format!("\"{}\" (client certificate checks)", entry.key))
             }
             "insecure" => t.insecure = r.take(read::boolean(item, &key)).unwrap_or(false),
             "timeout" => t.timeout = read::seconds(item, &key, r),
@@ -300,15 +335,12 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             }
             "cipher_suites"
             | "curve_preferences"
-            | "pinned_certs"
             | "min_version"
             | "connection_rate_limit"
-            | "verify_cert_and_check_known_urls"
             | "cert_store"
             | "cert_match"
             | "cert_match_by"
-            | "ca_certs_match"
-            | "ocsp_peer" => r.ignored(entry, "rustls chooses ciphers, curves and versions itself"),
+            | "ca_certs_match" => r.ignored(entry, "rustls chooses ciphers, curves and versions itself"),
             _ => r.error(
                 item,
                 format!(
@@ -456,7 +488,7 @@ fn leaf_authorization(m: &Map, r: &mut Report) -> Authorization {
         let key = entry.key.to_ascii_lowercase();
         match key.as_str() {
             "user" | "username" => a.user = r.take(read::string(item, &key)),
-            "pass" | "password" => a.password = r.take(read::string(item, &key)),
+            "pass" | "password" => a.password = secret(item, &key, "password", r),
             "timeout" => a.timeout = read::seconds(item, &key, r),
             "users" => {
                 if let Some(list) = r.take(read::array(item, &key)) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, ValueEnum};
 
 use super::error::{ConfigError, ConfigErrors};
-use super::options::{Options, TlsOptions};
+use super::options::Options;
 
 /// Which IO runtime the shards run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -208,24 +208,28 @@ impl Cli {
         if let Some(u) = &self.user {
             o.auth.user = Some(u.clone());
         }
+        for (flag, secret) in [("--pass", &self.pass), ("--auth", &self.auth)] {
+            if secret.as_deref().is_some_and(super::read::is_bcrypt) {
+                return Err(ConfigError::general(format!(
+                    "{flag}: a bcrypt-hashed secret is not supported yet: ringnats refuses to start rather than run without it"
+                )));
+            }
+        }
         if let Some(p) = &self.pass {
             o.auth.password = Some(p.clone());
         }
         if let Some(t) = &self.auth {
             o.auth.token = Some(t.clone());
         }
-        if self.tls || self.tlsverify || self.tlscert.is_some() {
-            let t = o.tls.get_or_insert_with(TlsOptions::default);
-            if let Some(c) = &self.tlscert {
-                t.cert_file = Some(c.clone());
-            }
-            if let Some(k) = &self.tlskey {
-                t.key_file = Some(k.clone());
-            }
-            if let Some(ca) = &self.tlscacert {
-                t.ca_file = Some(ca.clone());
-            }
-            t.verify |= self.tlsverify;
+        let tls_flag = self.tls
+            || self.tlsverify
+            || self.tlscert.is_some()
+            || self.tlskey.is_some()
+            || self.tlscacert.is_some();
+        if tls_flag {
+            return Err(ConfigError::general(
+                "--tls: TLS for the client port is not supported yet: ringnats refuses to start rather than run without it",
+            ));
         }
         if let Some(n) = self.shards {
             if n == 0 {

@@ -325,11 +325,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("no_sys_acc", "ringnats has no system account"),
     ("system_account", "ringnats has no system account"),
     ("system", "ringnats has no system account"),
-    ("resolver_tls", "JWT resolvers are not supported yet"),
-    (
-        "resolver_pinned_accounts",
-        "JWT resolvers are not supported yet",
-    ),
 ];
 
 impl Options {
@@ -509,10 +504,11 @@ impl Options {
                 "operator" | "operators" | "roots" | "root" | "root_operators"
                 | "root_operator" | "trusted" | "trusted_keys" => {
                     self.trusted_operators = true;
-                    r.ignored(entry, "JWT (operator) mode is not supported yet");
+                    r.unenforced(item, &format!("\"{}\" (JWT authentication)", entry.key));
                 }
-                "resolver" | "account_resolver" | "accounts_resolver" | "resolver_preload" => {
-                    r.ignored(entry, "JWT resolvers are not supported yet")
+                "resolver" | "account_resolver" | "accounts_resolver" | "resolver_preload"
+                | "resolver_tls" | "resolver_pinned_accounts" => {
+                    r.unenforced(item, &format!("\"{}\" (JWT accounts)", entry.key))
                 }
                 _ => match IGNORED_TOP_LEVEL.iter().find(|(k, _)| *k == key) {
                     Some((_, why)) => r.ignored(entry, why),

@@ -45,6 +45,16 @@ impl Report {
         );
     }
 
+    /// An option that restricts who may connect or what they may do, which
+    /// ringnats does not enforce yet: the start is refused, never a warning
+    /// and an open server.
+    pub fn unenforced(&mut self, item: &Item, what: &str) {
+        self.error(
+            item,
+            format!("{what} is not supported yet: ringnats refuses to start rather than run without it"),
+        );
+    }
+
     /// Unwraps a typed read, recording its error.
     pub fn take<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
         match r {
@@ -135,6 +145,19 @@ pub(crate) fn strings(item: &Item, field: &str) -> Result<Vec<String>, ConfigErr
         Value::Array(a) => a.iter().map(|i| string(i, field)).collect(),
         _ => Err(wrong_type(item, field, "a string or an array of strings")),
     }
+}
+
+/// A password or token written as a bcrypt hash, as nats-server tells them
+/// apart: `$2a$`, `$2b$`, `$2x$` or `$2y$`, two digits of cost, `$`.
+pub fn is_bcrypt(secret: &str) -> bool {
+    let b = secret.as_bytes();
+    b.len() >= 7
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y' | b',')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
 }
 
 /// A duration as nats-server takes it: a Go duration string ("2s",
@@ -306,6 +329,19 @@ mod tests {
         assert_eq!(d("abc"), None);
         assert_eq!(d("-1s"), None);
         assert_eq!(d(""), None);
+    }
+
+    #[test]
+    fn bcrypt_hashes() {
+        assert!(is_bcrypt(
+            "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG"
+        ));
+        assert!(is_bcrypt("$2y$10$x"));
+        assert!(is_bcrypt("$2b$04$"));
+        assert!(!is_bcrypt("$2a$1$abc"));
+        assert!(!is_bcrypt("$2c$11$abc"));
+        assert!(!is_bcrypt("secret"));
+        assert!(!is_bcrypt("$2a$11"));
     }
 
     #[test]

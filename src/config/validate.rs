@@ -33,6 +33,11 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
 
     if let Some(tls) = &o.tls {
         check_tls_files(tls, r);
+        if let Some(item) = at("tls") {
+            // Serving plain TCP where TLS was asked for would expose what
+            // the configuration means to protect.
+            r.unenforced(item, "\"tls\" (TLS for the client port)");
+        }
     }
 
     if let Some(item) = at("authorization") {

@@ -1,0 +1,304 @@
+//! Fail closed: an option that restricts who may connect or what they may
+//! do is either enforced or refused when the server starts, naming it with
+//! file:line:col, and `-t` says the same. Never a warning and an open door.
+//! The forms of authentication that are enforced keep working.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Raw, Start};
+
+/// The test certificates of the configuration corpus.
+fn certs() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config/corpus/certs")
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str], config: &Path) -> Output {
+    Command::new(common::binary())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .args(["-a", "127.0.0.1", "-p", "-1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `config` is refused by `-t` and by a start, with an error that names
+/// `what` at the option: line `line`, the column where `key` starts in it.
+fn refused(config: &str, line: usize, key: &str, what: &str) {
+    let mut f = tempfile::Builder::new().suffix(".conf").tempfile().unwrap();
+    f.write_all(config.as_bytes()).unwrap();
+    let text = config.lines().nth(line - 1).expect("the line");
+    let col = text.find(key).expect("the key on its line") + 1;
+    let at = format!("{}:{line}:{col}: ", f.path().display());
+    for args in [&["-t"][..], &[]] {
+        let out = run(args, f.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{args:?} accepted a configuration it cannot enforce:\n{config}\n{stderr}"
+        );
+        let named = stderr
+            .lines()
+            .any(|l| l.contains(&at) && l.contains(what) && l.contains("refuses to start"));
+        assert!(
+            named,
+            "{args:?}: expected an error at {at} naming {what:?}:\n{config}\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("Listening for client connections"),
+            "{args:?} listened:\n{stderr}"
+        );
+    }
+}
+
+const HASH: &str = "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG";
+const NKEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+
+#[test]
+fn user_permissions_are_refused() {
+    refused(
+        "authorization {\n  users [\n    {user: a, password: b, permissions: {publish: \"foo\", subscribe: \"foo\"}}\n  ]\n}\n",
+        3,
+        "permissions",
+        "\"permissions\"",
+    );
+    refused(
+        "authorization { users [ {user: a, password: b, permissions: {subscribe: {deny: \"secret.>\"}}} ] }\n",
+        1,
+        "permissions",
+        "\"permissions\"",
+    );
+    refused(
+        "authorization { users [ {user: a, password: b, permission: {allow_responses: true}} ] }\n",
+        1,
+        "permission",
+        "\"permission\"",
+    );
+}
+
+#[test]
+fn default_permissions_are_refused() {
+    refused(
+        "authorization {\n  default_permissions: { publish: { deny: \">\" } }\n  users [ {user: a, password: b} ]\n}\n",
+        2,
+        "default_permissions",
+        "\"default_permissions\"",
+    );
+}
+
+#[test]
+fn account_permissions_exports_and_imports_are_refused() {
+    refused(
+        "accounts {\n  A { users [ {user: a, password: a, permissions: {publish: \"a.>\"}} ] }\n}\n",
+        2,
+        "permissions",
+        "\"permissions\"",
+    );
+    refused(
+        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    exports [ {stream: \"a.>\"} ]\n  }\n  B { imports [ {stream: {account: A, subject: \"a.>\"}} ] }\n}\n",
+        4,
+        "exports",
+        "account \"A\": \"exports\"",
+    );
+    refused(
+        "accounts {\n  A { users [ {user: a, password: a} ] }\n  B {\n    imports [ {stream: {account: A, subject: \"a.>\"}} ]\n  }\n}\n",
+        4,
+        "imports",
+        "account \"B\": \"imports\"",
+    );
+    refused(
+        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { subscribe: \"a.>\" }\n  }\n}\n",
+        4,
+        "default_permissions",
+        "account \"A\": \"default_permissions\"",
+    );
+}
+
+#[test]
+fn bcrypt_passwords_and_tokens_are_refused() {
+    refused(
+        &format!("authorization {{\n  users [ {{user: a, password: \"{HASH}\"}} ]\n}}\n"),
+        2,
+        "password",
+        "a bcrypt-hashed password",
+    );
+    refused(
+        &format!("authorization {{ user: a, password: \"{HASH}\" }}\n"),
+        1,
+        "password",
+        "a bcrypt-hashed password",
+    );
+    refused(
+        &format!("authorization {{\n  token: \"{HASH}\"\n}}\n"),
+        2,
+        "token",
+        "a bcrypt-hashed token",
+    );
+    // Unquoted, as nats-server's docs write hashes.
+    refused(
+        &format!("accounts {{ A {{ users [ {{user: a, password: {HASH}}} ] }} }}\n"),
+        1,
+        "password",
+        "a bcrypt-hashed password",
+    );
+}
+
+#[test]
+fn nkey_users_are_refused() {
+    refused(
+        &format!("authorization {{\n  users [ {{nkey: {NKEY}}} ]\n}}\n"),
+        2,
+        "nkey",
+        "\"nkey\"",
+    );
+    refused(
+        &format!("accounts {{ A {{ nkeys [ {{nkey: {NKEY}}} ] }} }}\n"),
+        1,
+        "nkey:",
+        "\"nkey\"",
+    );
+}
+
+#[test]
+fn operator_trusted_keys_and_resolvers_are_refused() {
+    refused(
+        "port: 4222\noperator: \"./op.jwt\"\n",
+        2,
+        "operator",
+        "\"operator\" (JWT authentication)",
+    );
+    refused(
+        "trusted_keys: [\"OBLSC4Z2FSVJBTIYGXNIXUYJQVB2SFPWN5GVOVB2AXIR5CMLHYZUFSX6\"]\n",
+        1,
+        "trusted_keys",
+        "\"trusted_keys\" (JWT authentication)",
+    );
+    refused(
+        "resolver: MEMORY\n",
+        1,
+        "resolver",
+        "\"resolver\" (JWT accounts)",
+    );
+}
+
+#[test]
+fn client_certificate_checks_are_refused() {
+    let certs = certs();
+    refused(
+        &format!(
+            "websocket {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    verify: true\n  }}\n}}\n"
+        ),
+        6,
+        "verify",
+        "\"verify\" (client certificates)",
+    );
+    refused(
+        &format!(
+            "leafnodes {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    verify_and_map: true\n  }}\n}}\n"
+        ),
+        6,
+        "verify_and_map",
+        "\"verify_and_map\"",
+    );
+}
+
+#[test]
+fn a_client_port_tls_block_is_refused() {
+    let certs = certs();
+    refused(
+        &format!(
+            "port: -1\ntls {{\n  cert_file: \"{certs}/server-cert.pem\"\n  key_file: \"{certs}/server-key.pem\"\n}}\n"
+        ),
+        2,
+        "tls",
+        "\"tls\" (TLS for the client port)",
+    );
+}
+
+#[test]
+fn flags_that_cannot_be_enforced_are_refused() {
+    for args in [
+        &["--user", "a", "--pass", HASH][..],
+        &["--auth", HASH],
+        &["--tls"],
+    ] {
+        let out = Command::new(common::binary())
+            .args(args)
+            .args(["-t"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted: {stderr}");
+        assert!(stderr.contains("refuses to start"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn an_empty_permissions_block_restricts_nothing_and_is_accepted() {
+    let mut f = tempfile::Builder::new().suffix(".conf").tempfile().unwrap();
+    f.write_all(b"authorization { users [ {user: a, password: b, permissions: {}} ] }\n")
+        .unwrap();
+    let out = run(&["-t"], f.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// CONNECT with `json`; the server's first answer to a PING after it.
+fn login(server: &common::Server, json: &str) -> String {
+    let (mut c, info) = Raw::connect(server);
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    c.send(format!("CONNECT {json}\r\nPING\r\n").as_bytes());
+    c.line()
+}
+
+io_tests! {
+    enforced_authentication_keeps_working => |io| async move {
+        // Plain passwords in a users list, a connection type, a default user.
+        let server = Start::new(io)
+            .config(
+                "authorization {\n  users [\n    {user: a, password: pa}\n    {user: w, password: pw, allowed_connection_types: [\"WEBSOCKET\"]}\n    {user: s, password: ps, allowed_connection_types: [\"STANDARD\"]}\n  ]\n}\nno_auth_user: a\n",
+            )
+            .start();
+        assert_eq!(login(&server, r#"{"verbose":false,"user":"a","pass":"pa"}"#), "PONG");
+        assert_eq!(login(&server, r#"{"verbose":false,"user":"s","pass":"ps"}"#), "PONG");
+        assert_eq!(login(&server, r#"{"verbose":false}"#), "PONG", "no_auth_user");
+        for json in [
+            r#"{"verbose":false,"user":"a","pass":"x"}"#,
+            r#"{"verbose":false,"user":"w","pass":"pw"}"#,
+            &format!(r#"{{"verbose":false,"user":"a","pass":"{HASH}"}}"#),
+        ] {
+            assert_eq!(login(&server, json), "-ERR 'Authorization Violation'", "{json}");
+        }
+        drop(server);
+
+        // A token.
+        let server = Start::new(io).config("authorization { token: s3cret }\n").start();
+        assert_eq!(login(&server, r#"{"verbose":false,"auth_token":"s3cret"}"#), "PONG");
+        assert_eq!(
+            login(&server, r#"{"verbose":false,"auth_token":"guess"}"#),
+            "-ERR 'Authorization Violation'"
+        );
+        drop(server);
+
+        // Accounts with users.
+        let server = Start::new(io)
+            .config("accounts { A { users [ {user: a, password: pa} ] } }\n")
+            .start();
+        assert_eq!(login(&server, r#"{"verbose":false,"user":"a","pass":"pa"}"#), "PONG");
+        assert_eq!(
+            login(&server, r#"{"verbose":false}"#),
+            "-ERR 'Authorization Violation'"
+        );
+    };
+}
