@@ -68,7 +68,7 @@ ws-conns-idle|q|ws|idle connections|conns
 '
 # The unpinned pair: these ids again, both servers and the generator free
 # to use both cores, ringnats with --shards 2 (matrix id unpinned-<id>).
-UNPINNED_FULL='tcp-pubsub-128 tcp-pubsub4x4-128 tcp-fanout100-128'
+UNPINNED_FULL='tcp-pubsub-128 tcp-pubsub4x4-128 tcp-fanout100-128 tcp-queue4-128'
 UNPINNED_QUICK='tcp-pubsub-128 tcp-pubsub4x4-128'
 
 # Prints the matrix lines (no blank lines).

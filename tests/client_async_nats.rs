@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
 use common::{Io, Server, Start};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 /// A round trip through the server on `client`'s own connection.
 async fn sync(client: &Client) {
@@ -42,6 +42,13 @@ async fn clients(server: &Server, n: usize) -> Vec<Client> {
         out.push(connect(server).await);
     }
     out
+}
+
+/// The shard a client's connection landed on, from the server's debug log.
+fn shard_of(server: &Server, client: &Client) -> usize {
+    let cid = client.server_info().client_id;
+    let line = server.wait_for_log(&format!("cid:{cid} - Client connection created on shard "));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
 async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
@@ -94,36 +101,66 @@ io_tests! {
         assert_eq!(&next(&mut gt).await.payload[..], b"marker");
     };
 
-    queue_group_across_shards_delivers_each_message_once => |io: Io| async move {
-        let server = Server::new(io);
-        let cs = clients(&server, 6).await;
+    queue_group_spreads_fairly_over_members_on_every_shard => |io: Io| async move {
+        // -D: the log says which shard each connection landed on.
+        let server = Start::new(io).args(&["-D"]).start();
+        let mut on: [Vec<Client>; 2] = [Vec::new(), Vec::new()];
+        while on[0].len() < 3 || on[1].len() < 3 {
+            let c = connect(&server).await;
+            let s = shard_of(&server, &c);
+            on[s].push(c);
+            assert!(on[0].len() + on[1].len() < 60, "the kernel never spread connections");
+        }
+        // One member where the publisher is, two on the other shard.
+        let [here, there] = on;
+        let member_clients = [&here[0], &there[0], &there[1]];
         let mut members = Vec::new();
-        for c in &cs[1..] {
-            members.push(c.queue_subscribe("work", "q".into()).await.unwrap());
+        for c in member_clients {
+            members.push(c.queue_subscribe("jobs", "workers".into()).await.unwrap());
             sync(c).await;
         }
-        const N: usize = 600;
+        let mut plain = here[1].subscribe("jobs").await.unwrap();
+        sync(&here[1]).await;
+        let publisher = &here[2];
+        const N: usize = 3000;
         for i in 0..N {
-            cs[0].publish("work", i.to_string().into()).await.unwrap();
+            publisher.publish("jobs", i.to_string().into()).await.unwrap();
         }
-        cs[0].flush().await.unwrap();
+        sync(publisher).await;
         let mut seen = vec![0u32; N];
-        let mut total = 0;
-        let mut per_member = Vec::new();
-        while total < N {
-            let mut this_round = 0;
-            for m in &mut members {
-                while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(200), m.next()).await {
-                    let i: usize = std::str::from_utf8(&msg.payload).unwrap().parse().unwrap();
-                    seen[i] += 1;
-                    total += 1;
-                    this_round += 1;
-                }
-            }
-            per_member.push(this_round);
-            assert!(this_round > 0 || total == N, "stalled at {total} of {N}");
+        for _ in 0..N {
+            let m = next(&mut plain).await;
+            let i: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+            seen[i] += 1;
         }
-        assert!(seen.iter().all(|&n| n == 1), "every message exactly once");
+        assert!(seen.iter().all(|&n| n == 1), "the plain subscriber gets every message once");
+        // The members together: every message exactly once.
+        let mut tagged = futures::stream::select_all(
+            members.iter_mut().enumerate().map(|(k, s)| s.map(move |m| (k, m))),
+        );
+        let mut seen = vec![0u32; N];
+        let mut per_member = [0usize; 3];
+        for _ in 0..N {
+            let (k, m) = tokio::time::timeout(Duration::from_secs(10), tagged.next())
+                .await
+                .expect("a message in time")
+                .expect("subscriptions open");
+            let i: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+            seen[i] += 1;
+            per_member[k] += 1;
+        }
+        drop(tagged);
+        assert!(seen.iter().all(|&n| n == 1), "each message reaches one member");
+        // And no more: whatever was sent before a round trip has arrived.
+        for c in member_clients {
+            sync(c).await;
+        }
+        for m in &mut members {
+            assert!(m.next().now_or_never().is_none(), "a message reached two members");
+        }
+        for &n in &per_member {
+            assert!(n >= N / 5, "every member gets its share: {per_member:?}");
+        }
     };
 
     request_reply_across_shards => |io: Io| async move {

@@ -51,7 +51,11 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         return;
     }
     shard.register(&client);
-    crate::debug!("{addr} - cid:{} - Client connection created", client.cid);
+    crate::debug!(
+        "{addr} - cid:{} - Client connection created on shard {}",
+        client.cid,
+        shard.id
+    );
     shard.mark_dirty(&client);
     shard.flush();
 

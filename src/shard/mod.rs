@@ -27,7 +27,7 @@ pub(crate) use spin::STREAM_READ;
 #[cfg(test)]
 mod tests;
 
-pub use envelope::{Envelope, Published};
+pub use envelope::{Envelope, Published, QueueNames};
 use mailbox::{Inbox, Outbox};
 
 /// A subscription as the subject index stores it: connection slab key and
@@ -41,14 +41,27 @@ pub struct SubRef {
 /// A subject and, for queue subscriptions, the queue group.
 pub(crate) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
 
+/// Another shard's interest in one (subject, queue), as the peer index
+/// holds it: the shard, and how many subscriptions it has there (for a
+/// queue group, the weight of that shard when a member is chosen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerInterest {
+    pub shard: u16,
+    pub members: u32,
+}
+
 /// One account's subjects on this shard.
 pub(crate) struct AccountIndex {
     /// This shard's subscriptions.
     pub local: SubjectIndex<SubRef>,
-    /// Which other shards have subscribers on what (by shard id).
-    pub peers: SubjectIndex<u16>,
+    /// Which other shards have subscribers on what, and how many.
+    pub peers: SubjectIndex<PeerInterest>,
+    /// The entry `peers` holds for each (subject, queue) and shard, so a
+    /// changed count replaces it.
+    pub peer_members: std::collections::HashMap<(InterestKey, u16), u32>,
     /// How many local subscriptions each (subject, queue) has: the first
-    /// and the last are announced to the other shards.
+    /// and the last are announced to the other shards, and for queue
+    /// groups every change of the count.
     pub interest: std::collections::HashMap<InterestKey, u32>,
 }
 
@@ -82,6 +95,9 @@ pub struct Shard {
     pub(crate) activity: spin::Activity,
     /// Messages gathered for a fan-out, written at the next flush.
     pub(crate) run: run::Gathering,
+    /// The other shards a message goes to, gathered per publish in a
+    /// buffer kept from one publish to the next.
+    pub(crate) targets: RefCell<Vec<route::Target>>,
 }
 
 impl Shard {
@@ -92,6 +108,7 @@ impl Shard {
             .map(|_| AccountIndex {
                 local: SubjectIndex::new(),
                 peers: SubjectIndex::new(),
+                peer_members: Default::default(),
                 interest: Default::default(),
             })
             .collect();
@@ -109,6 +126,7 @@ impl Shard {
             all_closed: Notify::new(),
             activity: spin::Activity::default(),
             run: run::Gathering::default(),
+            targets: RefCell::new(Vec::new()),
         }
     }
 

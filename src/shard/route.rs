@@ -4,13 +4,13 @@
 //! arrives from the other shards.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use super::run::Origin;
-use super::{AccountIndex, Envelope, Published, Shard, SubRef};
+use super::{AccountIndex, Envelope, PeerInterest, Published, QueueNames, Shard, SubRef};
 use crate::conn::{Client, Sub};
 use crate::protocol::{encode, ProtocolError};
-use crate::subject::{self, queue, MatchResult};
+use crate::subject::queue::{self, Spread};
+use crate::subject::{self, QueueGroup};
 use slab::Slab;
 
 /// A message about to be written to subscribers: the sizes are formatted
@@ -172,10 +172,54 @@ impl<'a> Outgoing<'a> {
 }
 
 /// Where one published message goes on another shard.
-struct Target {
+pub(crate) struct Target {
     shard: u16,
     plain: bool,
-    queues: Vec<Box<[u8]>>,
+    queues: QueueNames,
+}
+
+/// The target for `shard` in `targets`, added if missing.
+fn target(targets: &mut Vec<Target>, shard: u16) -> &mut Target {
+    let i = match targets.iter().position(|t| t.shard == shard) {
+        Some(i) => i,
+        None => {
+            targets.push(Target {
+                shard,
+                plain: false,
+                queues: QueueNames::default(),
+            });
+            targets.len() - 1
+        }
+    };
+    &mut targets[i]
+}
+
+/// A queue group's member for one message, chosen among all the server's
+/// members: one on this shard, or the shard that will pick one of its own.
+enum Member {
+    Here(SubRef),
+    On(u16),
+}
+
+/// One member of a queue group, every member of the server equally likely:
+/// `here` holds this shard's members (`skip`: the publisher's own, when it
+/// asked not to hear itself), `there` the other shards' with their counts.
+fn choose_member(
+    here: Option<&QueueGroup<SubRef>>,
+    there: Option<&QueueGroup<PeerInterest>>,
+    skip: Option<u32>,
+) -> Option<Member> {
+    let members = here.map_or(&[][..], |g| &g.members[..]);
+    let remote = there.map_or(&[][..], |g| &g.members[..]);
+    let eligible = |s: &&SubRef| skip != Some(s.conn);
+    let local = match skip {
+        None => members.len(),
+        Some(_) => members.iter().filter(eligible).count(),
+    };
+    match queue::pick_spread(local, remote, |p| p.members)? {
+        Spread::Local(i) => members.iter().filter(eligible).nth(i).copied().map(Member::Here),
+        Spread::Remote(p) => Some(Member::On(p.shard)),
+    }
 }
 
 impl Shard {
@@ -227,9 +271,10 @@ impl Shard {
             .entry((subject.into(), queue.map(Into::into)))
             .or_insert(0);
         *count += 1;
-        if *count == 1 {
-            drop(accounts);
-            self.announce(client, account, subject, queue, true);
+        let members = *count;
+        drop(accounts);
+        if members == 1 || queue.is_some() {
+            self.announce(client, account, subject, queue, members);
         }
         Ok(())
     }
@@ -281,41 +326,47 @@ impl Shard {
         acct.local
             .remove(&sub.subject, sub.queue.as_deref(), sub_ref);
         let interest_key = (sub.subject.clone(), sub.queue.clone());
-        let last = match acct.interest.get_mut(&interest_key) {
+        let left = match acct.interest.get_mut(&interest_key) {
             Some(n) if *n > 1 => {
                 *n -= 1;
-                false
+                Some(*n)
             }
             Some(_) => {
                 acct.interest.remove(&interest_key);
-                true
+                Some(0)
             }
-            None => false,
+            None => None,
         };
         drop(accounts);
-        if last {
-            self.announce(client, account, &sub.subject, sub.queue.as_deref(), false);
+        if let Some(left) = left.filter(|&n| n == 0 || sub.queue.is_some()) {
+            self.announce(client, account, &sub.subject, sub.queue.as_deref(), left);
         }
     }
 
-    /// Tells every other shard this shard gained or lost interest.
+    /// Tells every other shard how many subscriptions this shard now has
+    /// on (subject, queue). Interest that starts or ends fences the client
+    /// until every shard has it; a queue group's changed count does not
+    /// (the group is reachable either way, only its weight changes).
     fn announce(
         &self,
         client: &Rc<Client>,
         account: u32,
         subject: &[u8],
         queue: Option<&[u8]>,
-        add: bool,
+        members: u32,
     ) {
         let shards = self.shard_count();
         if shards < 2 {
             return;
         }
-        let seq = self.interest_seq.get() + 1;
-        self.interest_seq.set(seq);
-        client.interest_needed.set(seq);
-        if !client.fenced.replace(true) {
-            self.fenced.borrow_mut().push(client.clone());
+        let mut seq = self.interest_seq.get();
+        if members <= 1 {
+            seq += 1;
+            self.interest_seq.set(seq);
+            client.interest_needed.set(seq);
+            if !client.fenced.replace(true) {
+                self.fenced.borrow_mut().push(client.clone());
+            }
         }
         let mut outbox = self.outbox.borrow_mut();
         for to in (0..shards).filter(|&s| s != self.id) {
@@ -325,7 +376,7 @@ impl Shard {
                     account,
                     subject: subject.into(),
                     queue: queue.map(Into::into),
-                    add,
+                    members,
                     seq,
                 },
                 0,
@@ -385,7 +436,9 @@ impl Shard {
             // Whatever was gathered goes before this message.
             self.write_run();
         }
-        let mut local_queue_done: Vec<&[u8]> = Vec::new();
+        // Queue groups: one member each among all the server's members;
+        // those chosen on other shards are sent there with the group named.
+        let mut targets = std::mem::take(&mut *self.targets.borrow_mut());
         if !gathered && !local.is_empty() {
             let out = Outgoing::new(
                 subject,
@@ -402,46 +455,51 @@ impl Shard {
                 interest = true;
                 self.deliver(&clients, sub, &out);
             }
-            // Queue groups: one member each, preferring a member on this shard.
+            let skip = (!echo).then_some(me);
             for group in &local.queues {
-                let member = if echo {
-                    queue::pick(&group.members)
-                } else {
-                    let others: Vec<SubRef> = group
-                        .members
-                        .iter()
-                        .copied()
-                        .filter(|s| s.conn != me)
-                        .collect();
-                    queue::pick(&others)
-                };
-                if let Some(sub) = member {
-                    interest = true;
-                    local_queue_done.push(&group.name);
-                    self.deliver(&clients, sub, &out);
+                let there = remote.as_ref().and_then(|r| r.queue(&group.name));
+                match choose_member(Some(group), there, skip) {
+                    Some(Member::Here(sub)) => {
+                        interest = true;
+                        self.deliver(&clients, sub, &out);
+                    }
+                    Some(Member::On(shard)) => target(&mut targets, shard).queues.push(&group.name),
+                    None => {}
                 }
             }
         }
         if let Some(remote) = remote {
-            let targets = remote_targets(&remote, &local_queue_done);
+            for p in &remote.plain {
+                target(&mut targets, p.shard).plain = true;
+            }
+            // Groups with no member here.
+            for group in &remote.queues {
+                if local.queue(&group.name).is_none() {
+                    if let Some(Member::On(shard)) = choose_member(None, Some(group), None) {
+                        target(&mut targets, shard).queues.push(&group.name);
+                    }
+                }
+            }
             if !targets.is_empty() {
                 interest = true;
-                let msg = Arc::new(Published::new(account, subject, reply, header_len, message));
+                let msg = Published::new(account, subject, reply, header_len, message);
                 let weight = msg.weight();
                 let mut outbox = self.outbox.borrow_mut();
-                for t in targets {
+                for t in targets.drain(..) {
                     outbox.send(
                         t.shard as usize,
                         Envelope::Msg {
                             msg: msg.clone(),
                             plain: t.plain,
                             queues: t.queues,
+                            handed_on: false,
                         },
                         weight,
                     );
                 }
             }
         }
+        *self.targets.borrow_mut() = targets;
         if !interest {
             if let Some(reply) = reply {
                 self.no_responders(from, reply);
@@ -526,16 +584,11 @@ impl Shard {
                 account,
                 subject,
                 queue,
-                add,
+                members,
                 seq,
             } => {
                 let mut accounts = self.accounts.borrow_mut();
-                let peers = &mut accounts[account as usize].peers;
-                if add {
-                    let _ = peers.insert(&subject, queue.as_deref(), from as u16);
-                } else {
-                    peers.remove(&subject, queue.as_deref(), from as u16);
-                }
+                accounts[account as usize].set_peer_interest(subject, queue, from as u16, members);
                 match acks.iter_mut().find(|(s, _)| *s == from) {
                     Some(a) => a.1 = a.1.max(seq),
                     None => acks.push((from, seq)),
@@ -548,7 +601,12 @@ impl Shard {
                 }
                 self.release_fences();
             }
-            Envelope::Msg { msg, plain, queues } => self.deliver_remote(&msg, plain, &queues),
+            Envelope::Msg {
+                msg,
+                plain,
+                queues,
+                handed_on,
+            } => self.deliver_remote(&msg, plain, &queues, handed_on),
         }
     }
 
@@ -567,7 +625,13 @@ impl Shard {
         self.fenced.borrow_mut().extend(still);
     }
 
-    fn deliver_remote(&self, msg: &Published, plain: bool, queues: &[Box<[u8]>]) {
+    fn deliver_remote(
+        &self,
+        msg: &Published,
+        plain: bool,
+        queues: &QueueNames,
+        handed_on: bool,
+    ) {
         let local = {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())
@@ -590,7 +654,7 @@ impl Shard {
             return;
         }
         self.write_run();
-        let fanout = if plain { local.plain.len() } else { 0 } + queues.len();
+        let fanout = if plain { local.plain.len() } else { 0 } + queues.iter().count();
         let out = Outgoing::new(
             msg.subject(),
             msg.reply(),
@@ -604,49 +668,76 @@ impl Shard {
                 self.deliver(&clients, sub, &out);
             }
         }
-        for name in queues {
-            if let Some(sub) = local.queue(name).and_then(|g| queue::pick(&g.members)) {
-                self.deliver(&clients, sub, &out);
+        let mut orphaned: Vec<&[u8]> = Vec::new();
+        for name in queues.iter() {
+            match local.queue(name).and_then(|g| queue::pick(&g.members)) {
+                Some(sub) => self.deliver(&clients, sub, &out),
+                None => orphaned.push(name),
             }
+        }
+        drop(clients);
+        if !orphaned.is_empty() && !handed_on {
+            self.hand_on(msg, &orphaned);
+        }
+    }
+
+    /// Messages for queue groups whose members here left while the messages
+    /// were on their way: each goes to one shard that still has members
+    /// (chosen by their counts), once; past that leg a message with no
+    /// member left is dropped, so nothing goes back and forth.
+    fn hand_on(&self, msg: &Published, groups: &[&[u8]]) {
+        let peers = {
+            let mut accounts = self.accounts.borrow_mut();
+            accounts[msg.account as usize].peers.matches(msg.subject())
+        };
+        let mut outbox = self.outbox.borrow_mut();
+        for name in groups {
+            let Some(Member::On(shard)) = choose_member(None, peers.queue(name), None) else {
+                continue;
+            };
+            outbox.send(
+                shard as usize,
+                Envelope::Msg {
+                    msg: msg.clone(),
+                    plain: false,
+                    queues: QueueNames::one(name),
+                    handed_on: true,
+                },
+                msg.weight(),
+            );
         }
     }
 }
 
-/// The other shards a message goes to: those with plain subscribers, and
-/// for each queue group not served here, one shard with members.
-fn remote_targets(remote: &MatchResult<u16>, served_here: &[&[u8]]) -> Vec<Target> {
-    let mut targets: Vec<Target> = Vec::new();
-    let mut target = |shard: u16| -> usize {
-        match targets.iter().position(|t| t.shard == shard) {
-            Some(i) => i,
-            None => {
-                targets.push(Target {
-                    shard,
-                    plain: false,
-                    queues: Vec::new(),
-                });
-                targets.len() - 1
-            }
+impl AccountIndex {
+    /// Shard `shard` now has `members` subscriptions on (subject, queue).
+    fn set_peer_interest(
+        &mut self,
+        subject: Box<[u8]>,
+        queue: Option<Box<[u8]>>,
+        shard: u16,
+        members: u32,
+    ) {
+        let key = ((subject, queue), shard);
+        let before = match members {
+            0 => self.peer_members.remove(&key),
+            n => self.peer_members.insert(key.clone(), n),
+        };
+        if before == Some(members) {
+            return;
         }
-    };
-    let mut plain = Vec::new();
-    for &s in &remote.plain {
-        plain.push(target(s));
-    }
-    let mut queued = Vec::new();
-    for group in &remote.queues {
-        if served_here.contains(&&group.name[..]) {
-            continue;
+        let ((subject, queue), _) = &key;
+        if let Some(old) = before {
+            let old = PeerInterest {
+                shard,
+                members: old,
+            };
+            self.peers.remove(subject, queue.as_deref(), old);
         }
-        if let Some(s) = queue::pick(&group.members) {
-            queued.push((target(s), group.name.clone()));
+        if members > 0 {
+            let _ = self
+                .peers
+                .insert(subject, queue.as_deref(), PeerInterest { shard, members });
         }
     }
-    for i in plain {
-        targets[i].plain = true;
-    }
-    for (i, name) in queued {
-        targets[i].queues.push(Box::from(&*name));
-    }
-    targets
 }

@@ -140,36 +140,132 @@ fn one_envelope_per_shard_however_many_subscribers_there() {
     }
 }
 
+/// Queue members on shards `spread[i]` (a member per entry) and 3000
+/// messages published on shard 0: each message reaches exactly one member,
+/// and every member gets at least 60 % of its fair share (for three
+/// members, a fifth of the messages: the expected third is about 15
+/// standard deviations above that, so the test does not flake).
+fn queue_spread_is_fair(shards: usize, spread: &[usize]) {
+    let mut w = World::new(shards);
+    let members: Vec<Rc<Client>> = spread.iter().map(|&s| w.client(s)).collect();
+    for (m, &s) in members.iter().zip(spread) {
+        w.shards[s].subscribe(m, b"jobs", Some(b"workers"), b"5").unwrap();
+    }
+    // Also a plain subscriber, which gets everything.
+    let plain = w.client(shards - 1);
+    w.shards[shards - 1].subscribe(&plain, b"jobs", None, b"9").unwrap();
+    w.pump();
+    let publisher = w.client(0);
+    const N: usize = 3000;
+    for i in 0..N {
+        w.shards[0].publish(&publisher, b"jobs", None, 0, b"x");
+        if i % 10 == 9 {
+            w.pump();
+        }
+    }
+    w.pump();
+    let got: Vec<usize> = members
+        .iter()
+        .map(|m| take_out(m).matches("MSG jobs 5 1").count())
+        .collect();
+    assert_eq!(got.iter().sum::<usize>(), N, "each message once: {got:?}");
+    let floor = N * 3 / (5 * spread.len());
+    for &n in &got {
+        assert!(n >= floor, "members on shards {spread:?} got {got:?}");
+    }
+    assert_eq!(take_out(&plain).matches("MSG jobs 9 1").count(), N);
+}
+
 #[test]
-fn queue_group_gets_each_message_once_across_shards() {
+fn queue_members_are_equally_likely_whichever_shard_they_are_on() {
+    queue_spread_is_fair(2, &[0, 1, 1]);
+    queue_spread_is_fair(2, &[1, 1, 1]);
+    queue_spread_is_fair(2, &[0, 0, 0]);
+    queue_spread_is_fair(2, &[0, 0, 1]);
+}
+
+#[test]
+fn queue_members_are_equally_likely_over_three_shards() {
+    queue_spread_is_fair(3, &[0, 1, 2]);
+    queue_spread_is_fair(3, &[1, 2, 2]);
+    queue_spread_is_fair(3, &[2, 2, 2]);
+    // A shard with eight members weighs eight times one with one.
+    queue_spread_is_fair(3, &[1, 2, 2, 2, 2, 2, 2, 2, 2]);
+}
+
+#[test]
+fn queue_counts_follow_members_coming_and_going() {
     let mut w = World::new(2);
-    let members = [w.client(0), w.client(1), w.client(1)];
-    for (i, m) in members.iter().enumerate() {
-        let shard = if i == 0 { 0 } else { 1 };
-        w.shards[shard]
-            .subscribe(m, b"jobs", Some(b"workers"), b"5")
-            .unwrap();
+    let members: Vec<Rc<Client>> = (0..4).map(|_| w.client(1)).collect();
+    for m in &members {
+        w.shards[1].subscribe(m, b"q", Some(b"g"), b"1").unwrap();
+    }
+    let here = w.client(0);
+    w.shards[0].subscribe(&here, b"q", Some(b"g"), b"1").unwrap();
+    w.pump();
+    // Three of the four on shard 1 leave: shard 0 weighs shard 1 as one.
+    for m in &members[1..] {
+        w.shards[1].unsubscribe(m, b"1", None);
     }
     w.pump();
-    // From shard 0: a local member exists, so it is preferred.
-    let p0 = w.client(0);
-    for i in 0..50 {
-        w.publish(0, &p0, "jobs", &i.to_string());
+    let p = w.client(0);
+    for _ in 0..2000 {
+        w.publish(0, &p, "q", "m");
     }
     w.pump();
-    let local = take_out(&members[0]);
-    assert_eq!(local.matches("MSG jobs").count(), 50);
-    // Remove the local member: now every message crosses to shard 1, once.
-    w.shards[0].unsubscribe(&members[0], b"5", None);
+    let a = take_out(&here).matches("MSG q 1").count();
+    let b = take_out(&members[0]).matches("MSG q 1").count();
+    assert_eq!(a + b, 2000);
+    // Expected 1000 each; 1:4 odds (the stale weight) would give 400.
+    assert!((800..1200).contains(&a), "{a} here, {b} on shard 1");
+}
+
+#[test]
+fn a_queue_member_leaving_with_messages_on_their_way_loses_none() {
+    let mut w = World::new(3);
+    let leaving = w.client(1);
+    let staying = w.client(2);
+    w.shards[1].subscribe(&leaving, b"q", Some(b"g"), b"1").unwrap();
+    w.shards[2].subscribe(&staying, b"q", Some(b"g"), b"1").unwrap();
     w.pump();
+    let p = w.client(0);
     for i in 0..200 {
-        w.publish(0, &p0, "jobs", &i.to_string());
+        w.shards[0].publish(&p, b"q", None, 0, i.to_string().as_bytes());
     }
+    w.shards[0].flush();
+    // Shard 1 loses its member before it reads its mail.
+    w.shards[1].unsubscribe(&leaving, b"1", None);
     w.pump();
-    let a = take_out(&members[1]).matches("MSG jobs").count();
-    let b = take_out(&members[2]).matches("MSG jobs").count();
-    assert_eq!(a + b, 200);
-    assert!(a > 0 && b > 0, "both remote members get some: {a} / {b}");
+    assert_eq!(take_out(&leaving), "");
+    let got = take_out(&staying).matches("MSG q 1").count();
+    assert_eq!(got, 200, "every message reaches the remaining member");
+}
+
+#[test]
+fn a_message_is_handed_on_once_and_never_back() {
+    let mut w = World::new(2);
+    let a = w.client(0);
+    let b = w.client(1);
+    w.shards[0].subscribe(&a, b"q", Some(b"g"), b"1").unwrap();
+    w.shards[1].subscribe(&b, b"q", Some(b"g"), b"1").unwrap();
+    w.pump();
+    let p0 = w.client(0);
+    let p1 = w.client(1);
+    for _ in 0..100 {
+        w.shards[0].publish(&p0, b"q", None, 0, b"m");
+        w.shards[1].publish(&p1, b"q", None, 0, b"m");
+    }
+    w.shards[0].flush();
+    w.shards[1].flush();
+    // Both members leave with messages for each other's shard in flight:
+    // each shard hands them on to the other, which drops them.
+    w.shards[0].unsubscribe(&a, b"1", None);
+    w.shards[1].unsubscribe(&b, b"1", None);
+    take_out(&a);
+    take_out(&b);
+    w.pump();
+    assert_eq!(take_out(&a), "");
+    assert_eq!(take_out(&b), "");
 }
 
 #[test]

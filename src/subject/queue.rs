@@ -4,7 +4,8 @@
 //! (`fastrand`, thread-local, no allocation). The members may be of different
 //! kinds — say an enum of local connections and remote shards — and the
 //! helpers below let the caller pick uniformly, prefer one kind, weight
-//! members (a remote shard standing for several subscribers), or walk all
+//! members (a remote shard standing for several subscribers), spread the
+//! pick over local members and weighted remote entries, or walk all
 //! members from a random start to fall back when a delivery fails.
 
 /// One member chosen uniformly at random, `None` if the group is empty.
@@ -47,6 +48,51 @@ pub fn pick_weighted<T: Copy>(members: &[T], mut weight: impl FnMut(T) -> u32) -
         let w = u64::from(weight(m));
         if r < w {
             return Some(m);
+        }
+        r -= w;
+    }
+    None
+}
+
+/// Where [`pick_spread`] found the member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spread<T> {
+    /// The local member at this index.
+    Local(usize),
+    /// A remote entry: it picks one of the members it stands for.
+    Remote(T),
+}
+
+/// One member of a group spread over places: `local` members here, and
+/// remote entries each standing for `weight(entry)` members. Every member
+/// is equally likely wherever it is (so a place with two members gets
+/// twice the messages of a place with one). `None` when there is none.
+pub fn pick_spread<T: Copy>(
+    local: usize,
+    remote: &[T],
+    mut weight: impl FnMut(T) -> u32,
+) -> Option<Spread<T>> {
+    if remote.is_empty() {
+        return match local {
+            0 => None,
+            1 => Some(Spread::Local(0)),
+            n => Some(Spread::Local(fastrand::usize(..n))),
+        };
+    }
+    let remote_total: u64 = remote.iter().map(|&m| u64::from(weight(m))).sum();
+    let total = local as u64 + remote_total;
+    if total == 0 {
+        return None;
+    }
+    let mut r = fastrand::u64(..total);
+    if r < local as u64 {
+        return Some(Spread::Local(r as usize));
+    }
+    r -= local as u64;
+    for &m in remote {
+        let w = u64::from(weight(m));
+        if r < w {
+            return Some(Spread::Remote(m));
         }
         r -= w;
     }
@@ -143,6 +189,40 @@ mod tests {
         assert!((8700..9300).contains(&remote), "remote picked {remote}");
         assert_eq!(pick_weighted(&[Member::Remote(0)], weight), None);
         assert_eq!(pick_weighted::<Member>(&[], weight), None);
+    }
+
+    #[test]
+    fn pick_spread_makes_every_member_equally_likely() {
+        // 1 here, 2 behind one remote entry, 3 behind another: 6 members.
+        let remote = [(7u16, 2u32), (8, 3)];
+        let mut here = 0;
+        let mut at = [0usize; 2];
+        for _ in 0..60_000 {
+            match pick_spread(1, &remote, |(_, w)| w).unwrap() {
+                Spread::Local(0) => here += 1,
+                Spread::Remote((7, _)) => at[0] += 1,
+                Spread::Remote((8, _)) => at[1] += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        // Expect 10k, 20k, 30k; 5 standard deviations is under 600.
+        assert!((9_400..10_600).contains(&here), "{here}");
+        assert!((19_300..20_700).contains(&at[0]), "{at:?}");
+        assert!((29_300..30_700).contains(&at[1]), "{at:?}");
+    }
+
+    #[test]
+    fn pick_spread_with_members_on_one_side_only() {
+        assert_eq!(pick_spread::<u8>(0, &[], |_| 1), None);
+        assert_eq!(pick_spread(0, &[(1u8, 0u32)], |(_, w)| w), None);
+        assert_eq!(pick_spread::<u8>(1, &[], |_| 1), Some(Spread::Local(0)));
+        for _ in 0..100 {
+            assert!(matches!(pick_spread::<u8>(3, &[], |_| 1), Some(Spread::Local(i)) if i < 3));
+            assert_eq!(
+                pick_spread(0, &[(5u8, 0u32), (6, 2)], |(_, w)| w),
+                Some(Spread::Remote((6, 2)))
+            );
+        }
     }
 
     #[test]

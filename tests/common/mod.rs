@@ -69,7 +69,7 @@ where
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
-    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub log: std::sync::Arc<Log>,
     _config: Option<tempfile::NamedTempFile>,
 }
 
@@ -136,7 +136,7 @@ impl Server {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start ringnats");
         let stderr = child.stderr.take().unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::new(Log::default());
         let (tx, rx) = mpsc::channel();
         let log2 = log.clone();
         std::thread::spawn(move || {
@@ -150,14 +150,14 @@ impl Server {
                         port_sent = true;
                     }
                 }
-                log2.lock().unwrap().push(line);
+                log2.push(line);
             }
         });
         let port = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start; log: {:?}", log.lock().unwrap());
+                panic!("server did not start; log: {:?}", log.text());
             }
         };
         Server {
@@ -187,7 +187,21 @@ impl Server {
     }
 
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.log.text()
+    }
+
+    /// Waits (up to 10 s) for a log line containing `needle`; returns it.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            if let Some(l) = lines.iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "no log line with {needle:?} in 10 s");
+            lines = self.log.grew.wait_timeout(lines, left).unwrap().0;
+        }
     }
 }
 
@@ -197,6 +211,24 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The server's log lines as they come, and a wake-up for those waiting on one.
+#[derive(Default)]
+pub struct Log {
+    lines: std::sync::Mutex<Vec<String>>,
+    grew: std::sync::Condvar,
+}
+
+impl Log {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+        self.grew.notify_all();
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
     }
 }
 
