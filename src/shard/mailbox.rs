@@ -40,12 +40,19 @@ impl Load {
     /// Waits until the receiver has worked the load down to half the limit.
     pub async fn wait_for_space(&self) {
         while self.congested() {
+            // Registered before the check: a receiver that drains the link
+            // after the check and before the wait wakes this waiter (a
+            // `Notified` hears `notify_waiters` from its creation on).
+            let space = self.space.notified();
             self.waiting.store(true, Ordering::SeqCst);
             if self.bytes.load(Ordering::SeqCst) <= LINK_LOAD_LIMIT / 2 {
-                self.waiting.store(false, Ordering::SeqCst);
+                // `waiting` stays set: clearing it could hide another
+                // sender's wait from the drain that is about to wake it.
                 return;
             }
-            self.space.notified().await;
+            #[cfg(test)]
+            tests::between_check_and_wait();
+            space.await;
         }
     }
 
@@ -302,6 +309,82 @@ mod tests {
         assert_eq!(in1.drain(|_, _| {}), 1);
         waiter.join().unwrap();
         assert!(out0.congested().is_none());
+    }
+
+    thread_local! {
+        static HOOK: std::cell::RefCell<Option<Box<dyn Fn()>>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Runs the test's hook, if any, where a held-back sender has checked
+    /// the load and not yet waited.
+    pub(super) fn between_check_and_wait() {
+        HOOK.with(|h| {
+            if let Some(f) = h.borrow_mut().take() {
+                f();
+            }
+        });
+    }
+
+    #[test]
+    fn a_drain_between_the_senders_check_and_its_wait_wakes_it() {
+        let load = Arc::new(Load::default());
+        load.bytes.store(LINK_LOAD_LIMIT + 1, Ordering::SeqCst);
+        let drain = load.clone();
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(move || drain.handled(LINK_LOAD_LIMIT + 1))));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let woken = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), load.wait_for_space()).await
+        });
+        assert!(HOOK.with(|h| h.borrow().is_none()), "the hook ran");
+        assert!(woken.is_ok(), "the drain's wake-up was lost");
+    }
+
+    /// The receiver drains the link at every moment of the sender's
+    /// check-then-wait, over and over: a sender that checked the load and
+    /// has not yet registered for the wake-up must still be woken.
+    #[test]
+    fn a_held_back_sender_is_woken_however_the_drain_interleaves() {
+        use std::sync::atomic::AtomicU64;
+        let load = Arc::new(Load::default());
+        let round = Arc::new(AtomicU64::new(0));
+        const ROUNDS: u64 = 50_000;
+        let receiver = {
+            let (load, round) = (load.clone(), round.clone());
+            std::thread::spawn(move || {
+                for r in 1..=ROUNDS {
+                    while round.load(Ordering::Acquire) != r {
+                        std::hint::spin_loop();
+                    }
+                    // A different moment each round, across the sender's
+                    // whole check-then-wait.
+                    for _ in 0..(r * 7919) % 64 {
+                        std::hint::spin_loop();
+                    }
+                    load.handled(LINK_LOAD_LIMIT + 1);
+                }
+            })
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        for r in 1..=ROUNDS {
+            load.bytes.store(LINK_LOAD_LIMIT + 1, Ordering::SeqCst);
+            round.store(r, Ordering::Release);
+            let woken = rt.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), load.wait_for_space())
+                    .await
+            });
+            assert!(woken.is_ok(), "round {r}: the drain's wake-up was lost");
+            // The next round starts once this drain is done.
+            while load.bytes.load(Ordering::SeqCst) != 0 {
+                std::hint::spin_loop();
+            }
+        }
+        receiver.join().unwrap();
     }
 
     #[test]
