@@ -325,9 +325,10 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
                     r.unenforced(item, "\"verify_and_map\" (users from client certificates)");
                 }
             }
-            "pinned_certs" | "verify_cert_and_check_known_urls" | "ocsp_peer" => {
-                r.unenforced(item, &format!("\"{}\" (client certificate checks)", entry.key))
-            }
+            "pinned_certs" | "verify_cert_and_check_known_urls" | "ocsp_peer" => r.unenforced(
+                item,
+                &format!("\"{}\" (client certificate checks)", entry.key),
+            ),
             "insecure" => t.insecure = r.take(read::boolean(item, &key)).unwrap_or(false),
             "timeout" => t.timeout = read::seconds(item, &key, r),
             "handshake_first" | "first" | "immediate" => {
@@ -340,7 +341,9 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             | "cert_store"
             | "cert_match"
             | "cert_match_by"
-            | "ca_certs_match" => r.ignored(entry, "rustls chooses ciphers, curves and versions itself"),
+            | "ca_certs_match" => {
+                r.ignored(entry, "rustls chooses ciphers, curves and versions itself")
+            }
             _ => r.error(
                 item,
                 format!(

@@ -506,8 +506,12 @@ impl Options {
                     self.trusted_operators = true;
                     r.unenforced(item, &format!("\"{}\" (JWT authentication)", entry.key));
                 }
-                "resolver" | "account_resolver" | "accounts_resolver" | "resolver_preload"
-                | "resolver_tls" | "resolver_pinned_accounts" => {
+                "resolver"
+                | "account_resolver"
+                | "accounts_resolver"
+                | "resolver_preload"
+                | "resolver_tls"
+                | "resolver_pinned_accounts" => {
                     r.unenforced(item, &format!("\"{}\" (JWT accounts)", entry.key))
                 }
                 _ => match IGNORED_TOP_LEVEL.iter().find(|(k, _)| *k == key) {

@@ -51,7 +51,9 @@ impl Report {
     pub fn unenforced(&mut self, item: &Item, what: &str) {
         self.error(
             item,
-            format!("{what} is not supported yet: ringnats refuses to start rather than run without it"),
+            format!(
+                "{what} is not supported yet: ringnats refuses to start rather than run without it"
+            ),
         );
     }
 

@@ -36,7 +36,10 @@ pub enum Envelope {
 /// inline, so sending them costs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueNames {
-    Inline { len: u8, bytes: [u8; QueueNames::INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; QueueNames::INLINE],
+    },
     Heap(Vec<u8>),
 }
 
@@ -101,9 +104,7 @@ impl QueueNames {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.bytes()
-            .split(|&b| b == b' ')
-            .filter(|n| !n.is_empty())
+        self.bytes().split(|&b| b == b' ').filter(|n| !n.is_empty())
     }
 }
 
@@ -198,7 +199,10 @@ mod tests {
         q.push(&long);
         q.push(b"z");
         assert!(matches!(q, QueueNames::Heap(_)));
-        assert_eq!(q.iter().collect::<Vec<_>>(), [&b"workers"[..], b"a.b", &long, b"z"]);
+        assert_eq!(
+            q.iter().collect::<Vec<_>>(),
+            [&b"workers"[..], b"a.b", &long, b"z"]
+        );
         let one_long = QueueNames::one(&long);
         assert_eq!(one_long.iter().collect::<Vec<_>>(), [&long[..]]);
         assert_eq!(QueueNames::one(b"g").iter().collect::<Vec<_>>(), [b"g"]);
@@ -212,6 +216,9 @@ mod tests {
         assert_eq!(p.reply(), Some(&b"reply.to"[..]));
         assert_eq!(p.message(), b"hdrbody");
         let q = Published::new(0, b"s", None, 0, b"");
-        assert_eq!((q.subject(), q.reply(), q.message()), (&b"s"[..], None, &b""[..]));
+        assert_eq!(
+            (q.subject(), q.reply(), q.message()),
+            (&b"s"[..], None, &b""[..])
+        );
     }
 }

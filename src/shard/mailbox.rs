@@ -375,8 +375,7 @@ mod tests {
             load.bytes.store(LINK_LOAD_LIMIT + 1, Ordering::SeqCst);
             round.store(r, Ordering::Release);
             let woken = rt.block_on(async {
-                tokio::time::timeout(std::time::Duration::from_secs(5), load.wait_for_space())
-                    .await
+                tokio::time::timeout(std::time::Duration::from_secs(5), load.wait_for_space()).await
             });
             assert!(woken.is_ok(), "round {r}: the drain's wake-up was lost");
             // The next round starts once this drain is done.

@@ -149,11 +149,15 @@ fn queue_spread_is_fair(shards: usize, spread: &[usize]) {
     let mut w = World::new(shards);
     let members: Vec<Rc<Client>> = spread.iter().map(|&s| w.client(s)).collect();
     for (m, &s) in members.iter().zip(spread) {
-        w.shards[s].subscribe(m, b"jobs", Some(b"workers"), b"5").unwrap();
+        w.shards[s]
+            .subscribe(m, b"jobs", Some(b"workers"), b"5")
+            .unwrap();
     }
     // Also a plain subscriber, which gets everything.
     let plain = w.client(shards - 1);
-    w.shards[shards - 1].subscribe(&plain, b"jobs", None, b"9").unwrap();
+    w.shards[shards - 1]
+        .subscribe(&plain, b"jobs", None, b"9")
+        .unwrap();
     w.pump();
     let publisher = w.client(0);
     const N: usize = 3000;
@@ -201,7 +205,9 @@ fn queue_counts_follow_members_coming_and_going() {
         w.shards[1].subscribe(m, b"q", Some(b"g"), b"1").unwrap();
     }
     let here = w.client(0);
-    w.shards[0].subscribe(&here, b"q", Some(b"g"), b"1").unwrap();
+    w.shards[0]
+        .subscribe(&here, b"q", Some(b"g"), b"1")
+        .unwrap();
     w.pump();
     // Three of the four on shard 1 leave: shard 0 weighs shard 1 as one.
     for m in &members[1..] {
@@ -225,8 +231,12 @@ fn a_queue_member_leaving_with_messages_on_their_way_loses_none() {
     let mut w = World::new(3);
     let leaving = w.client(1);
     let staying = w.client(2);
-    w.shards[1].subscribe(&leaving, b"q", Some(b"g"), b"1").unwrap();
-    w.shards[2].subscribe(&staying, b"q", Some(b"g"), b"1").unwrap();
+    w.shards[1]
+        .subscribe(&leaving, b"q", Some(b"g"), b"1")
+        .unwrap();
+    w.shards[2]
+        .subscribe(&staying, b"q", Some(b"g"), b"1")
+        .unwrap();
     w.pump();
     let p = w.client(0);
     for i in 0..200 {
