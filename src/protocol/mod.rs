@@ -9,6 +9,8 @@
 //! * [`parser`]: zero-copy, resumable parser of client operations (`CONNECT`,
 //!   `PUB`, `HPUB`, `SUB`, `UNSUB`, `PING`, `PONG`), fed chunks split anywhere.
 //! * [`encode`]: `MSG`, `HMSG`, `INFO`, `PING`, `PONG`, `+OK` and `-ERR` writers.
+//! * [`msg`]: the fast paths of `MSG` for many subscribers and for runs of
+//!   messages, checked against [`encode`]'s writers.
 //! * [`connect`]: the options a client sends in `CONNECT`.
 //! * [`ProtocolError`]: every error the protocol layer reports, with the exact
 //!   `-ERR` text nats-server sends for it.
@@ -16,6 +18,7 @@
 pub mod connect;
 pub mod encode;
 mod error;
+pub mod msg;
 pub mod parser;
 
 pub use connect::ConnectOptions;

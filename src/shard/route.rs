@@ -8,168 +8,11 @@ use std::rc::Rc;
 use super::run::Origin;
 use super::{AccountIndex, Envelope, PeerInterest, Published, QueueNames, Shard, SubRef};
 use crate::conn::{Client, Sub};
+use crate::protocol::msg::Outgoing;
 use crate::protocol::{encode, ProtocolError};
 use crate::subject::queue::{self, Spread};
 use crate::subject::{self, QueueGroup};
 use slab::Slab;
-
-/// A message about to be written to subscribers: the sizes are formatted
-/// once, not once per subscriber.
-struct Outgoing<'a> {
-    subject: &'a [u8],
-    reply: Option<&'a [u8]>,
-    header_len: usize,
-    message: &'a [u8],
-    /// MSG size (the whole message when it has no headers).
-    size: encode::Decimal,
-    /// The MSG line split around the sid, built once for a message going
-    /// to several subscribers. `None` for one delivery (the line is written
-    /// directly), for HMSG, and when the pieces do not fit (long subjects).
-    line: Option<Box<LineTemplate>>,
-}
-
-/// Bytes of a MSG line before and after the sid, kept on the stack.
-struct LineTemplate {
-    head: [u8; 256],
-    head_len: usize,
-    tail: [u8; 256],
-    tail_len: usize,
-    /// For a message going to many subscribers: everything after the sid
-    /// (tail, payload, CRLF) in one piece, so each delivery is three copies.
-    rest: Option<Vec<u8>>,
-}
-
-/// Deliveries from which building `LineTemplate::rest` pays for its copy.
-const FANOUT_REST: usize = 4;
-
-impl LineTemplate {
-    fn new(
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        size: &[u8],
-        payload: &[u8],
-        fanout: usize,
-    ) -> Option<Box<LineTemplate>> {
-        let reply_len = reply.map_or(0, |r| r.len() + 1);
-        let head_len = 4 + subject.len() + 1;
-        let tail_len = 1 + reply_len + size.len() + 2;
-        if head_len > 256 || tail_len > 256 {
-            return None;
-        }
-        let mut t = LineTemplate {
-            head: [0; 256],
-            head_len,
-            tail: [0; 256],
-            tail_len,
-            rest: None,
-        };
-        let head = &mut t.head[..head_len];
-        head[..4].copy_from_slice(b"MSG ");
-        head[4..4 + subject.len()].copy_from_slice(subject);
-        head[head_len - 1] = b' ';
-        let tail = &mut t.tail[..tail_len];
-        tail[0] = b' ';
-        let mut at = 1;
-        if let Some(r) = reply {
-            tail[at..at + r.len()].copy_from_slice(r);
-            tail[at + r.len()] = b' ';
-            at += r.len() + 1;
-        }
-        tail[at..at + size.len()].copy_from_slice(size);
-        tail[at + size.len()..].copy_from_slice(b"\r\n");
-        if fanout >= FANOUT_REST {
-            let mut rest = Vec::with_capacity(tail_len + payload.len() + 2);
-            rest.extend_from_slice(&t.tail[..tail_len]);
-            rest.extend_from_slice(payload);
-            rest.extend_from_slice(b"\r\n");
-            t.rest = Some(rest);
-        }
-        Some(Box::new(t))
-    }
-
-    /// The whole MSG: line, payload, CRLF, reserved for in one go.
-    #[inline]
-    fn write(&self, out: &mut Vec<u8>, sid: &[u8], payload: &[u8]) {
-        let head = &self.head[..self.head_len];
-        if let Some(rest) = &self.rest {
-            out.reserve(head.len() + sid.len() + rest.len());
-            out.extend_from_slice(head);
-            out.extend_from_slice(sid);
-            out.extend_from_slice(rest);
-            return;
-        }
-        let tail = &self.tail[..self.tail_len];
-        out.reserve(head.len() + sid.len() + tail.len() + payload.len() + 2);
-        out.extend_from_slice(head);
-        out.extend_from_slice(sid);
-        out.extend_from_slice(tail);
-        out.extend_from_slice(payload);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-impl<'a> Outgoing<'a> {
-    fn new(
-        subject: &'a [u8],
-        reply: Option<&'a [u8]>,
-        header_len: usize,
-        message: &'a [u8],
-        fanout: usize,
-    ) -> Self {
-        let size = encode::Decimal::new(message.len() as u64);
-        let line = if header_len == 0 && fanout > 1 {
-            LineTemplate::new(subject, reply, size.as_bytes(), message, fanout)
-        } else {
-            None
-        };
-        Outgoing {
-            subject,
-            reply,
-            header_len,
-            message,
-            size,
-            line,
-        }
-    }
-
-    fn write(&self, out: &mut Vec<u8>, sid: &[u8], headers: bool) {
-        if let Some(line) = &self.line {
-            return line.write(out, sid, self.message);
-        }
-        let (line_len, body) = if self.header_len == 0 || !headers {
-            let body = &self.message[self.header_len..];
-            (self.subject.len() + sid.len() + 32, body)
-        } else {
-            (self.subject.len() + sid.len() + 40, self.message)
-        };
-        out.reserve(line_len + self.reply.map_or(0, <[u8]>::len) + body.len() + 2);
-        if self.header_len == 0 {
-            encode::write_msg_line_digits(out, self.subject, sid, self.reply, self.size.as_bytes());
-        } else if headers {
-            let hdr = encode::Decimal::new(self.header_len as u64);
-            encode::write_hmsg_line_digits(
-                out,
-                self.subject,
-                sid,
-                self.reply,
-                hdr.as_bytes(),
-                self.size.as_bytes(),
-            );
-        } else {
-            // A client that cannot read headers gets the payload alone.
-            let payload_size = encode::Decimal::new(body.len() as u64);
-            encode::write_msg_line_digits(
-                out,
-                self.subject,
-                sid,
-                self.reply,
-                payload_size.as_bytes(),
-            );
-        }
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
-    }
-}
 
 /// Where one published message goes on another shard.
 pub(crate) struct Target {
@@ -217,7 +60,12 @@ fn choose_member(
         Some(_) => members.iter().filter(eligible).count(),
     };
     match queue::pick_spread(local, remote, |p| p.members)? {
-        Spread::Local(i) => members.iter().filter(eligible).nth(i).copied().map(Member::Here),
+        Spread::Local(i) => members
+            .iter()
+            .filter(eligible)
+            .nth(i)
+            .copied()
+            .map(Member::Here),
         Spread::Remote(p) => Some(Member::On(p.shard)),
     }
 }
@@ -625,13 +473,7 @@ impl Shard {
         self.fenced.borrow_mut().extend(still);
     }
 
-    fn deliver_remote(
-        &self,
-        msg: &Published,
-        plain: bool,
-        queues: &QueueNames,
-        handed_on: bool,
-    ) {
+    fn deliver_remote(&self, msg: &Published, plain: bool, queues: &QueueNames, handed_on: bool) {
         let local = {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())

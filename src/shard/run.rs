@@ -15,7 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::{Shard, SubRef};
-use crate::protocol::encode;
+use crate::protocol::msg::MsgRun;
 use crate::subject::MatchResult;
 
 /// Fewer subscribers than this: deliver directly (gathering is a copy).
@@ -36,7 +36,7 @@ pub(crate) struct Origin {
 #[derive(Default)]
 pub(crate) struct Gathering {
     current: RefCell<Option<Run>>,
-    spare: Cell<Buffers>,
+    spare: Cell<MsgRun>,
     /// The last message of this batch delivered directly: a second one
     /// like it (a stream) starts a run; a lone message never pays for one.
     last: RefCell<Option<(Origin, Rc<MatchResult<SubRef>>)>>,
@@ -45,61 +45,7 @@ pub(crate) struct Gathering {
 struct Run {
     origin: Origin,
     local: Rc<MatchResult<SubRef>>,
-    b: Buffers,
-}
-
-#[derive(Default)]
-struct Buffers {
-    /// "MSG subject ": what comes before the sid.
-    head: Vec<u8>,
-    /// Per message, what comes after the sid: " [reply ]size\r\npayload\r\n".
-    body: Vec<u8>,
-    /// Where each message ends in `body`.
-    ends: Vec<usize>,
-}
-
-impl Buffers {
-    fn subject(&self) -> &[u8] {
-        &self.head[4..self.head.len() - 1]
-    }
-
-    fn start(&mut self, subject: &[u8]) {
-        self.head.clear();
-        self.head.extend_from_slice(b"MSG ");
-        self.head.extend_from_slice(subject);
-        self.head.push(b' ');
-        self.body.clear();
-        self.ends.clear();
-    }
-
-    fn push(&mut self, reply: Option<&[u8]>, payload: &[u8]) {
-        let b = &mut self.body;
-        b.push(b' ');
-        if let Some(r) = reply {
-            b.extend_from_slice(r);
-            b.push(b' ');
-        }
-        b.extend_from_slice(encode::Decimal::new(payload.len() as u64).as_bytes());
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
-        self.ends.push(b.len());
-    }
-
-    /// The first `n` messages, for the subscription `sid`.
-    fn write(&self, out: &mut Vec<u8>, sid: &[u8], n: usize) {
-        let Some(&last) = n.checked_sub(1).map(|i| &self.ends[i]) else {
-            return;
-        };
-        out.reserve(n * (self.head.len() + sid.len()) + last);
-        let mut start = 0;
-        for &end in &self.ends[..n] {
-            out.extend_from_slice(&self.head);
-            out.extend_from_slice(sid);
-            out.extend_from_slice(&self.body[start..end]);
-            start = end;
-        }
-    }
+    b: MsgRun,
 }
 
 impl Shard {
@@ -139,7 +85,7 @@ impl Shard {
                 if Rc::ptr_eq(&run.local, local)
                     && run.origin == origin
                     && run.b.subject() == subject
-                    && run.b.body.len() < RUN_BYTES
+                    && run.b.bytes() < RUN_BYTES
                 {
                     run.b.push(reply, message);
                     return true;
@@ -197,12 +143,12 @@ impl Shard {
         };
         let clients = self.clients.borrow();
         for &sub in &run.local.plain {
-            self.deliver_with(&clients, sub, run.b.ends.len(), |out, sid, n, _| {
+            self.deliver_with(&clients, sub, run.b.len(), |out, sid, n, _| {
                 run.b.write(out, sid, n)
             });
         }
         // Kept unless a large message made it large.
-        if run.b.body.capacity() <= 2 * RUN_BYTES {
+        if run.b.capacity() <= 2 * RUN_BYTES {
             self.run.spare.set(run.b);
         }
     }

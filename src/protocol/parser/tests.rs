@@ -706,7 +706,7 @@ fn default_limits_match_nats_server() {
     // nats-server 2.9.10 accepts 4096 bytes of arguments and refuses 4097.
     let line = |n: usize| {
         let mut v = b"PUB ".to_vec();
-        v.extend(std::iter::repeat(b'a').take(n - 2));
+        v.extend(std::iter::repeat_n(b'a', n - 2));
         v.extend_from_slice(b" 1\r\nx\r\nPING\r\n");
         v
     };
@@ -714,7 +714,7 @@ fn default_limits_match_nats_server() {
     assert_eq!(parse(&line(4097)).1, Some(ProtocolError::MaxControlLine));
     let partial = |n: usize| {
         let mut v = b"PUB ".to_vec();
-        v.extend(std::iter::repeat(b'a').take(n));
+        v.extend(std::iter::repeat_n(b'a', n));
         v
     };
     assert_eq!(parse(&partial(4096)).1, None);
