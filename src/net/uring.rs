@@ -38,8 +38,13 @@ impl Backend for Uring {
                 tokio_uring::builder().entries(1024).uring_builder(&ring),
             )
             .expect("an io_uring runtime");
-            let mut new = ring_fds().difference(&before).copied().collect::<Vec<_>>();
-            RING_FD.set(if new.len() == 1 { new.pop() } else { None });
+            let new = ring_fds().difference(&before).copied().collect::<Vec<_>>();
+            // Exactly one new ring, and one the kernel takes as a ring.
+            let ring = match new[..] {
+                [fd] if enter(fd, 0) => Some(fd),
+                _ => None,
+            };
+            RING_FD.set(ring);
             rt
         };
         rt.block_on(f)
@@ -53,20 +58,7 @@ impl Backend for Uring {
         let Some(fd) = RING_FD.get() else {
             return false;
         };
-        // SAFETY: io_uring_enter on our own ring, submitting at most what is
-        // queued (the kernel bounds `to_submit` by the queue's contents), not
-        // waiting, no signal mask.
-        unsafe {
-            libc::syscall(
-                libc::SYS_io_uring_enter,
-                fd,
-                u32::MAX,
-                0u32,
-                0u32,
-                std::ptr::null::<libc::c_void>(),
-                0usize,
-            );
-        }
+        enter(fd, u32::MAX);
         true
     }
 
@@ -75,6 +67,26 @@ impl Backend for Uring {
             socket,
         )))
     }
+}
+
+/// io_uring_enter on `fd`: submits up to `to_submit` queued entries
+/// without waiting; whether the kernel took `fd` as a ring.
+fn enter(fd: RawFd, to_submit: u32) -> bool {
+    // SAFETY: io_uring_enter submitting at most what is queued (the kernel
+    // bounds `to_submit` by the queue's contents), not waiting, no signal
+    // mask; on a descriptor that is not a ring it fails and does nothing.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            fd,
+            to_submit,
+            0u32,
+            0u32,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+        )
+    };
+    r >= 0
 }
 
 static RING_SETUP: Mutex<()> = Mutex::new(());
@@ -166,5 +178,43 @@ impl Stream for UringStream {
 
     fn shutdown(&self) {
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_shard_runtime_finds_its_own_ring() {
+        // Three runtimes alive at once, as shards are.
+        let all_up = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let runtimes: Vec<_> = (0..3)
+            .map(|_| {
+                let all_up = all_up.clone();
+                std::thread::spawn(move || {
+                    Uring::block_on(async move {
+                        all_up.wait();
+                        RING_FD.get()
+                    })
+                })
+            })
+            .collect();
+        let rings: Vec<RawFd> = runtimes
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap()
+                    .expect("the runtime's ring was identified")
+            })
+            .collect();
+        let distinct: HashSet<RawFd> = rings.iter().copied().collect();
+        assert_eq!(distinct.len(), rings.len(), "one ring each: {rings:?}");
+    }
+
+    #[test]
+    fn a_descriptor_that_is_not_a_ring_is_not_taken_for_one() {
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(!enter(file.as_raw_fd(), 0));
     }
 }

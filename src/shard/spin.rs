@@ -55,10 +55,16 @@ pub(crate) async fn poll_loop<B: Backend>(shard: Rc<Shard>, window: Duration) {
         return;
     }
     if !B::submit_now() {
-        crate::debug!(
-            "shard {}: cannot submit while polling; sleeps as soon as idle",
-            shard.id
-        );
+        // Polling without submitting would only delay writes: the shard
+        // sleeps as soon as it is idle. Said once, not once per shard.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            crate::warn!(
+                "{}: the ring of shard {} could not be identified to submit to while polling: idle polling is off",
+                B::NAME,
+                shard.id
+            )
+        });
         return;
     }
     crate::debug!("shard {}: polls for {window:?} after work", shard.id);
