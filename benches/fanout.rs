@@ -23,6 +23,7 @@ const MESSAGES: usize = 1000;
 fn bench(c: &mut Criterion) {
     let ctx = Arc::new(ServerContext::new(Options::default(), 1, 4222));
     let (outbox, _inbox) = mesh(1).pop().unwrap();
+    let ctx_policy = ctx.liveness;
     let shard = Shard::new(0, ctx, outbox);
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
     let client = || {
@@ -31,6 +32,7 @@ fn bench(c: &mut Criterion) {
             addr,
             ConnectionType::Standard,
             Instant::now(),
+            &ctx_policy,
         ));
         shard.register(&c);
         c

@@ -1,8 +1,9 @@
 //! ringnats: a NATS-compatible message server, thread-per-core on io_uring.
 //!
 //! The protocol layers (`config`, `protocol`, `subject`) are pure: bytes in,
-//! values and events out, no IO. Only `net` and `shard` touch sockets and
-//! threads; `conn` is one connection's logic on top of them.
+//! values and events out, no IO. `conn` is one connection's state, also
+//! without IO. Only `net` and `shard` touch sockets and threads; `server`
+//! starts the shards and tells them what to run for each connection.
 
 pub mod log;
 

@@ -1,24 +1,29 @@
-//! One client connection: its shared state (outbound buffer, subscriptions,
-//! flags), the task that reads and parses what it sends (`reader`), and the
-//! task that writes what it is owed (`writer`).
+//! One client connection's state, behind methods: what it asked for in
+//! CONNECT, its subscriptions, its outbound buffer, whether its output is
+//! held for the other shards, and whether it is alive. No IO here: the
+//! shard's tasks read and write its socket (`shard::session`,
+//! `shard::writer`) and change this state only through these methods.
 //!
 //! Delivery from any connection of the shard appends to the receiver's
 //! outbound buffer; the shard wakes the writer once per batch, and the writer
-//! sends everything gathered in one write. The writer never blocks anyone:
-//! a connection that falls behind by more than max_pending is closed.
+//! sends everything gathered in one write. A connection that falls behind by
+//! more than max_pending is closed; nobody waits for it.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell, RefMut};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use slab::Slab;
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::config::options::ConnectionType;
+use crate::protocol::ProtocolError;
 
-pub mod reader;
-pub mod writer;
+pub mod liveness;
+pub mod subs;
+
+pub use liveness::{Due, Liveness, Policy};
+pub use subs::{Added, Delivered, Sub, Subs};
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,31 +61,24 @@ impl Default for Flags {
     }
 }
 
-pub struct Sub {
-    pub sid: Box<[u8]>,
-    pub subject: Box<[u8]>,
-    pub queue: Option<Box<[u8]>>,
-    /// Auto-unsubscribe after this many deliveries (UNSUB sid max).
-    pub max: Option<u64>,
-    pub delivered: u64,
-}
-
-#[derive(Default)]
-pub struct Subs {
-    pub slab: Slab<Sub>,
-    pub by_sid: HashMap<Box<[u8]>, usize>,
+/// Output held until the other shards have applied an interest change.
+#[derive(Clone, Copy, Default)]
+struct Fence {
+    /// The interest sequence the last SUB/UNSUB announced.
+    needed: u64,
+    held: bool,
 }
 
 pub struct Client {
     /// Unique across the server (INFO's client_id).
     pub cid: u64,
-    /// Key in the shard's connection slab.
-    pub key: Cell<usize>,
     pub addr: SocketAddr,
     pub kind: ConnectionType,
-    pub account: Cell<u32>,
-    pub flags: Cell<Flags>,
-    pub name: RefCell<Option<String>>,
+    /// Key in the shard's connection slab.
+    key: Cell<usize>,
+    account: Cell<u32>,
+    flags: Cell<Flags>,
+    name: RefCell<Option<String>>,
     state: Cell<State>,
     /// Bytes waiting to be written.
     out: RefCell<Vec<u8>>,
@@ -88,33 +86,29 @@ pub struct Client {
     in_flight: Cell<usize>,
     writer: Notify,
     /// Queued on the shard's list of connections to flush.
-    pub(crate) dirty: Cell<bool>,
-    pub subs: RefCell<Subs>,
-    /// The interest sequence this client's last SUB/UNSUB announced to the
-    /// other shards.
-    pub interest_needed: Cell<u64>,
-    /// Output is held until the other shards have applied `interest_needed`:
-    /// whatever the client hears after a SUB (a PONG, a reply to its own
-    /// request) then means the subscription is live on every shard.
-    pub(crate) fenced: Cell<bool>,
-    pub created: Instant,
-    pub pings_out: Cell<u32>,
-    pub next_ping: Cell<Instant>,
-    /// When the client last sent anything, and whether it ever answered a
-    /// PING: nats-server spares such a client its PINGs while it is busy.
-    pub last_read: Cell<Instant>,
-    pub ponged: Cell<bool>,
-    pub msgs_in: Cell<u64>,
-    pub msgs_out: Cell<u64>,
+    dirty: Cell<bool>,
+    subs: RefCell<Subs>,
+    /// Whatever the client hears after a SUB (a PONG, a reply to its own
+    /// request) must mean the subscription is live on every shard.
+    fence: Cell<Fence>,
+    liveness: Cell<Liveness>,
+    msgs_in: Cell<u64>,
+    msgs_out: Cell<u64>,
 }
 
 impl Client {
-    pub fn new(cid: u64, addr: SocketAddr, kind: ConnectionType, now: Instant) -> Client {
+    pub fn new(
+        cid: u64,
+        addr: SocketAddr,
+        kind: ConnectionType,
+        now: Instant,
+        policy: &Policy,
+    ) -> Client {
         Client {
             cid,
-            key: Cell::new(usize::MAX),
             addr,
             kind,
+            key: Cell::new(usize::MAX),
             account: Cell::new(0),
             flags: Cell::new(Flags::default()),
             name: RefCell::new(None),
@@ -124,17 +118,48 @@ impl Client {
             writer: Notify::new(),
             dirty: Cell::new(false),
             subs: RefCell::new(Subs::default()),
-            interest_needed: Cell::new(0),
-            fenced: Cell::new(false),
-            created: now,
-            pings_out: Cell::new(0),
-            next_ping: Cell::new(now),
-            last_read: Cell::new(now),
-            ponged: Cell::new(false),
+            fence: Cell::new(Fence::default()),
+            liveness: Cell::new(Liveness::new(now, policy)),
             msgs_in: Cell::new(0),
             msgs_out: Cell::new(0),
         }
     }
+
+    // --- identity and CONNECT -------------------------------------------
+
+    pub fn key(&self) -> usize {
+        self.key.get()
+    }
+
+    pub fn set_key(&self, key: usize) {
+        self.key.set(key);
+    }
+
+    pub fn account(&self) -> u32 {
+        self.account.get()
+    }
+
+    pub fn set_account(&self, account: u32) {
+        self.account.set(account);
+    }
+
+    pub fn flags(&self) -> Flags {
+        self.flags.get()
+    }
+
+    pub fn set_flags(&self, flags: Flags) {
+        self.flags.set(flags);
+    }
+
+    pub fn set_name(&self, name: Option<String>) {
+        *self.name.borrow_mut() = name;
+    }
+
+    pub fn name(&self) -> Option<String> {
+        self.name.borrow().clone()
+    }
+
+    // --- life ------------------------------------------------------------
 
     pub fn state(&self) -> State {
         self.state.get()
@@ -154,14 +179,102 @@ impl Client {
         self.writer.notify_one();
     }
 
-    /// Appends protocol bytes for the client.
-    pub fn out(&self) -> std::cell::RefMut<'_, Vec<u8>> {
-        self.out.borrow_mut()
+    /// The client sent something at `now`.
+    pub fn read_at(&self, now: Instant) {
+        self.update_liveness(|l| l.read(now));
     }
 
-    /// Bytes handed to the socket and not yet confirmed written.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.get()
+    /// The client answered a PING.
+    pub fn ponged(&self) {
+        self.update_liveness(Liveness::pong);
+    }
+
+    /// What the periodic check finds due at `now` (see [`Liveness::check`]).
+    pub fn due(&self, now: Instant, policy: &Policy) -> Due {
+        let connected = self.flags().connected;
+        let mut l = self.liveness.get();
+        let due = l.check(now, connected, policy);
+        self.liveness.set(l);
+        due
+    }
+
+    fn update_liveness(&self, f: impl FnOnce(&mut Liveness)) {
+        let mut l = self.liveness.get();
+        f(&mut l);
+        self.liveness.set(l);
+    }
+
+    // --- subscriptions ---------------------------------------------------
+
+    /// SUB (see [`Subs::add`]).
+    pub fn add_sub(
+        &self,
+        sid: &[u8],
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Added, ProtocolError> {
+        self.subs.borrow_mut().add(sid, subject, queue, limit)
+    }
+
+    /// UNSUB (see [`Subs::unsubscribe`]).
+    pub fn unsubscribe(&self, sid: &[u8], max: Option<u64>) -> Option<usize> {
+        self.subs.borrow_mut().unsubscribe(sid, max)
+    }
+
+    pub fn remove_sub(&self, key: usize) -> Option<Sub> {
+        self.subs.borrow_mut().remove(key)
+    }
+
+    pub fn sub_keys(&self) -> Vec<usize> {
+        self.subs.borrow().keys()
+    }
+
+    pub fn has_subs(&self) -> bool {
+        !self.subs.borrow().is_empty()
+    }
+
+    /// Appends, for the subscription whose subject matches `subject`,
+    /// what `write(out, sid)` writes; false when none matches.
+    pub fn write_to_sub_matching(
+        &self,
+        subject: &[u8],
+        write: impl FnOnce(&mut Vec<u8>, &[u8]),
+    ) -> bool {
+        let subs = self.subs.borrow();
+        let Some(sid) = subs.sid_matching(subject) else {
+            return false;
+        };
+        write(&mut self.out.borrow_mut(), sid);
+        true
+    }
+
+    /// Up to `available` messages for subscription `key`, written by
+    /// `write(out, sid, n, headers)` (`headers`: whether the client reads
+    /// HMSG) and counted. `None`: no such subscription.
+    #[inline]
+    pub fn deliver(
+        &self,
+        key: usize,
+        available: usize,
+        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
+    ) -> Option<Delivered> {
+        let headers = self.flags().headers;
+        let mut out = self.out.borrow_mut();
+        let delivered = self
+            .subs
+            .borrow_mut()
+            .deliver(key, available, |sid, n| write(&mut out, sid, n, headers))?;
+        self.msgs_out
+            .set(self.msgs_out.get() + delivered.count as u64);
+        Some(delivered)
+    }
+
+    // --- output ------------------------------------------------------------
+
+    /// Appends protocol bytes for the client.
+    pub fn out(&self) -> RefMut<'_, Vec<u8>> {
+        self.out.borrow_mut()
     }
 
     /// Bytes owed to the client and not yet written.
@@ -169,11 +282,84 @@ impl Client {
         self.out.borrow().len() + self.in_flight.get()
     }
 
-    pub(crate) fn wake_writer(&self) {
+    /// Whether output waits to be written.
+    pub fn has_output(&self) -> bool {
+        !self.out.borrow().is_empty()
+    }
+
+    /// Takes what waits to be written, leaving `spare` (empty) to gather
+    /// the next batch; it counts as in flight until [`Client::written`].
+    pub fn take_output(&self, spare: Vec<u8>) -> Vec<u8> {
+        let batch = std::mem::replace(&mut *self.out.borrow_mut(), spare);
+        self.in_flight.set(batch.len());
+        batch
+    }
+
+    /// The batch taken last is written (or failed).
+    pub fn written(&self) {
+        self.in_flight.set(0);
+    }
+
+    /// Resolves when there may be output to write or the state changed.
+    pub fn writer_wakeup(&self) -> Notified<'_> {
+        self.writer.notified()
+    }
+
+    pub fn wake_writer(&self) {
         self.writer.notify_one();
     }
 
-    pub fn flags(&self) -> Flags {
-        self.flags.get()
+    /// Marks the connection as having output for the next flush; false if
+    /// it already was.
+    pub fn mark_dirty(&self) -> bool {
+        !self.dirty.replace(true)
+    }
+
+    pub fn clear_dirty(&self) {
+        self.dirty.set(false);
+    }
+
+    // --- fences ------------------------------------------------------------
+
+    /// Holds output until the other shards have applied interest change
+    /// `seq`; true if it was not held before.
+    pub fn fence(&self, seq: u64) -> bool {
+        let was = self.fence.replace(Fence {
+            needed: seq,
+            held: true,
+        });
+        !was.held
+    }
+
+    /// The interest change the held output waits for.
+    pub fn fence_needed(&self) -> u64 {
+        self.fence.get().needed
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.fence.get().held
+    }
+
+    /// Lets the held output out.
+    pub fn lift_fence(&self) {
+        let mut f = self.fence.get();
+        f.held = false;
+        self.fence.set(f);
+        self.writer.notify_one();
+    }
+
+    // --- counters ----------------------------------------------------------
+
+    /// One message published by the client.
+    pub fn count_in(&self) {
+        self.msgs_in.set(self.msgs_in.get() + 1);
+    }
+
+    pub fn msgs_in(&self) -> u64 {
+        self.msgs_in.get()
+    }
+
+    pub fn msgs_out(&self) -> u64 {
+        self.msgs_out.get()
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::auth::{Accounts, Authenticator};
 use crate::config::Options;
+use crate::conn::Policy;
 use crate::protocol::{encode, ServerInfo};
 
 pub struct ServerContext {
@@ -15,6 +16,9 @@ pub struct ServerContext {
     pub auth: Authenticator,
     pub server_id: String,
     pub shards: usize,
+    /// What every connection is held to: PINGs, staleness, the time to
+    /// authenticate.
+    pub liveness: Policy,
     info: ServerInfo,
     next_cid: AtomicU64,
     connections: AtomicUsize,
@@ -42,12 +46,18 @@ impl ServerContext {
             max_payload: opts.max_payload as usize,
             ..ServerInfo::default()
         };
+        let liveness = Policy {
+            ping_interval: opts.ping_interval,
+            ping_max: opts.ping_max,
+            auth_timeout: auth.required().then(|| auth.timeout()),
+        };
         ServerContext {
             opts,
             accounts,
             auth,
             server_id,
             shards,
+            liveness,
             info,
             next_cid: AtomicU64::new(1),
             connections: AtomicUsize::new(0),

@@ -147,7 +147,7 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{id}"))
-            .spawn(move || shard::run::<B>(setup));
+            .spawn(move || shard::run::<B, _, _>(setup, shard::session::serve::<B::Stream>));
         match thread {
             Ok(t) => threads.push(t),
             Err(e) => {

@@ -2,9 +2,12 @@
 //! with its own listener (SO_REUSEPORT), connections, subject index per
 //! account, and mailboxes to the other shards. Nothing here is shared with
 //! other threads but the immutable server context and the mailboxes; no
-//! locks on the message path.
+//! locks on the message path. What runs for each accepted connection is
+//! the server's to say (`run`'s `serve`); `session::serve` is the client's.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,7 +25,9 @@ pub mod envelope;
 pub mod mailbox;
 mod route;
 mod run;
+pub mod session;
 mod spin;
+mod writer;
 pub(crate) use spin::STREAM_READ;
 #[cfg(test)]
 mod tests;
@@ -137,13 +142,13 @@ impl Shard {
 
     pub fn register(&self, client: &Rc<Client>) {
         let key = self.clients.borrow_mut().insert(client.clone());
-        client.key.set(key);
+        client.set_key(key);
     }
 
     /// Removes a closed connection and everything it subscribed to.
     pub fn unregister(&self, client: &Rc<Client>) {
         self.unsubscribe_all(client);
-        let key = client.key.get();
+        let key = client.key();
         let mut clients = self.clients.borrow_mut();
         if clients.get(key).is_some_and(|c| Rc::ptr_eq(c, client)) {
             clients.remove(key);
@@ -181,8 +186,7 @@ impl Shard {
     /// Queues a connection's output for the next flush.
     #[inline]
     pub fn mark_dirty(&self, client: &Rc<Client>) {
-        if !client.dirty.get() {
-            client.dirty.set(true);
+        if client.mark_dirty() {
             self.dirty.borrow_mut().push(client.clone());
         }
     }
@@ -193,7 +197,7 @@ impl Shard {
         self.end_runs();
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for c in &dirty {
-            c.dirty.set(false);
+            c.clear_dirty();
             c.wake_writer();
         }
         // Give the (now empty) vector back to keep its capacity.
@@ -235,8 +239,14 @@ impl Shard {
     }
 }
 
-/// Runs one shard on this thread until the server stops.
-pub fn run<B: Backend>(setup: ShardSetup) {
+/// Runs one shard on this thread until the server stops; `serve` is run
+/// for every connection accepted.
+pub fn run<B, F, Fut>(setup: ShardSetup, serve: F)
+where
+    B: Backend,
+    F: Fn(Rc<Shard>, B::Stream, SocketAddr) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
     pin_to_core(setup.id);
     B::block_on(async move {
         let ShardSetup {
@@ -254,7 +264,7 @@ pub fn run<B: Backend>(setup: ShardSetup) {
             }
         };
         let shard = Rc::new(Shard::new(id, ctx.clone(), outbox));
-        tokio::task::spawn_local(accept_loop::<B>(shard.clone(), listener));
+        tokio::task::spawn_local(accept_loop::<B, F, Fut>(shard.clone(), listener, serve));
         tokio::task::spawn_local(housekeeping(shard.clone()));
         tokio::task::spawn_local(spin::poll_loop::<B>(shard.clone(), ctx.opts.idle_spin));
         mailbox_loop(shard.clone(), inbox).await;
@@ -270,7 +280,12 @@ pub fn run<B: Backend>(setup: ShardSetup) {
     });
 }
 
-async fn accept_loop<B: Backend>(shard: Rc<Shard>, listener: B::Listener) {
+async fn accept_loop<B, F, Fut>(shard: Rc<Shard>, listener: B::Listener, serve: F)
+where
+    B: Backend,
+    F: Fn(Rc<Shard>, B::Stream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -278,7 +293,7 @@ async fn accept_loop<B: Backend>(shard: Rc<Shard>, listener: B::Listener) {
                     drop(stream);
                     continue;
                 }
-                tokio::task::spawn_local(crate::conn::reader::run(shard.clone(), stream, addr));
+                tokio::task::spawn_local(serve(shard.clone(), stream, addr));
             }
             Err(e) => {
                 crate::error!("Error accepting client connection: {e}");
@@ -310,38 +325,26 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
 
 /// Pings, stale connections and authentication timeouts, checked on a tick.
 async fn housekeeping(shard: Rc<Shard>) {
-    let opts = &shard.ctx.opts;
-    let auth_timeout = shard.ctx.auth.timeout();
-    let shortest = opts.ping_interval.min(auth_timeout);
+    use crate::conn::Due;
+    use crate::protocol::{encode, ProtocolError};
+    let policy = shard.ctx.liveness;
+    let shortest = policy
+        .auth_timeout
+        .map_or(policy.ping_interval, |t| t.min(policy.ping_interval));
     let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let now = Instant::now();
-        let clients = shard.all_clients();
-        for c in clients {
+        for c in shard.all_clients() {
             if !c.is_open() {
                 continue;
             }
-            use crate::protocol::{encode, ProtocolError};
-            if !c.flags().connected && shard.ctx.auth.required() && now - c.created >= auth_timeout
-            {
-                ProtocolError::AuthenticationTimeout.write_err(&mut c.out());
-                c.close(true);
-                shard.mark_dirty(&c);
-                continue;
-            }
-            if now >= c.next_ping.get() {
-                if c.ponged.get()
-                    && c.pings_out.get() == 0
-                    && now - c.last_read.get() < opts.ping_interval
-                {
-                    // A client known to answer, and busy: no PING needed.
-                    c.next_ping.set(now + opts.ping_interval);
-                    continue;
-                }
-                if c.pings_out.get() + 1 > opts.ping_max {
+            match c.due(now, &policy) {
+                Due::Nothing => continue,
+                Due::Ping => encode::write_ping(&mut c.out()),
+                Due::Stale => {
                     crate::debug!(
                         "{} - cid:{} - Stale Client Connection - Closing",
                         c.addr,
@@ -349,13 +352,13 @@ async fn housekeeping(shard: Rc<Shard>) {
                     );
                     ProtocolError::StaleConnection.write_err(&mut c.out());
                     c.close(true);
-                } else {
-                    c.pings_out.set(c.pings_out.get() + 1);
-                    encode::write_ping(&mut c.out());
-                    c.next_ping.set(now + opts.ping_interval);
                 }
-                shard.mark_dirty(&c);
+                Due::AuthTimeout => {
+                    ProtocolError::AuthenticationTimeout.write_err(&mut c.out());
+                    c.close(true);
+                }
             }
+            shard.mark_dirty(&c);
         }
         shard.flush();
     }

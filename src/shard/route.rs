@@ -7,11 +7,11 @@ use std::rc::Rc;
 
 use super::run::Origin;
 use super::{AccountIndex, Envelope, PeerInterest, Published, QueueNames, Shard, SubRef};
-use crate::conn::{Client, Sub};
+use crate::conn::{Added, Client};
 use crate::protocol::msg::Outgoing;
 use crate::protocol::{encode, ProtocolError};
 use crate::subject::queue::{self, Spread};
-use crate::subject::{self, QueueGroup};
+use crate::subject::QueueGroup;
 use slab::Slab;
 
 /// Where one published message goes on another shard.
@@ -78,40 +78,21 @@ impl Shard {
         queue: Option<&[u8]>,
         sid: &[u8],
     ) -> Result<(), ProtocolError> {
-        // nats-server's order: the limit, then a taken sid, then the subject
-        // (so a SUB at the limit is refused even if its sid is taken, and a
-        // taken sid is ignored even with a bad subject).
-        let mut subs = client.subs.borrow_mut();
-        let max = self.ctx.opts.max_subscriptions;
-        if max > 0 && subs.slab.len() >= max {
-            return Err(ProtocolError::MaxSubscriptions);
-        }
-        if subs.by_sid.contains_key(sid) {
+        let key = match client.add_sub(sid, subject, queue, self.ctx.opts.max_subscriptions)? {
+            Added::New(key) => key,
             // nats-server ignores a SUB whose sid is taken.
-            return Ok(());
-        }
-        if !subject::is_valid_subject(subject)
-            || queue.is_some_and(|q| !subject::is_valid_queue_name(q))
-        {
-            return Err(ProtocolError::InvalidSubject);
-        }
-        let key = subs.slab.insert(Sub {
-            sid: sid.into(),
-            subject: subject.into(),
-            queue: queue.map(Into::into),
-            max: None,
-            delivered: 0,
-        });
-        subs.by_sid.insert(sid.into(), key);
-        drop(subs);
+            Added::SidTaken => return Ok(()),
+        };
         let sub_ref = SubRef {
-            conn: client.key.get() as u32,
+            conn: client.key() as u32,
             sub: key as u32,
         };
-        let account = client.account.get();
+        let account = client.account();
         let mut accounts = self.accounts.borrow_mut();
         let acct = &mut accounts[account as usize];
         if acct.local.insert(subject, queue, sub_ref).is_err() {
+            drop(accounts);
+            client.remove_sub(key);
             return Err(ProtocolError::InvalidSubject);
         }
         let count = acct
@@ -129,46 +110,26 @@ impl Shard {
 
     /// UNSUB: now, or after `max` deliveries in all.
     pub fn unsubscribe(&self, client: &Rc<Client>, sid: &[u8], max: Option<u64>) {
-        let key = {
-            let mut subs = client.subs.borrow_mut();
-            let Some(&key) = subs.by_sid.get(sid) else {
-                return;
-            };
-            if let Some(max) = max.filter(|&m| m > 0) {
-                let sub = &mut subs.slab[key];
-                if sub.delivered < max {
-                    sub.max = Some(max);
-                    return;
-                }
-            }
-            key
-        };
-        self.remove_sub(client, key);
+        if let Some(key) = client.unsubscribe(sid, max) {
+            self.remove_sub(client, key);
+        }
     }
 
     pub fn unsubscribe_all(&self, client: &Rc<Client>) {
-        let keys: Vec<usize> = client.subs.borrow().slab.iter().map(|(k, _)| k).collect();
-        for key in keys {
+        for key in client.sub_keys() {
             self.remove_sub(client, key);
         }
     }
 
     fn remove_sub(&self, client: &Rc<Client>, key: usize) {
-        let Some(sub) = ({
-            let mut subs = client.subs.borrow_mut();
-            let sub = subs.slab.try_remove(key);
-            if let Some(s) = &sub {
-                subs.by_sid.remove(&s.sid);
-            }
-            sub
-        }) else {
+        let Some(sub) = client.remove_sub(key) else {
             return;
         };
-        let account = client.account.get();
+        let account = client.account();
         let mut accounts = self.accounts.borrow_mut();
         let acct = &mut accounts[account as usize];
         let sub_ref = SubRef {
-            conn: client.key.get() as u32,
+            conn: client.key() as u32,
             sub: key as u32,
         };
         acct.local
@@ -211,8 +172,7 @@ impl Shard {
         if members <= 1 {
             seq += 1;
             self.interest_seq.set(seq);
-            client.interest_needed.set(seq);
-            if !client.fenced.replace(true) {
+            if client.fence(seq) {
                 self.fenced.borrow_mut().push(client.clone());
             }
         }
@@ -256,7 +216,7 @@ impl Shard {
         header_len: usize,
         message: &[u8],
     ) {
-        let account = from.account.get();
+        let account = from.account();
         let (local, remote) = {
             let mut accounts = self.accounts.borrow_mut();
             let acct: &mut AccountIndex = &mut accounts[account as usize];
@@ -265,7 +225,7 @@ impl Shard {
             (local, remote)
         };
         let echo = from.flags().echo;
-        let me = from.key.get() as u32;
+        let me = from.key() as u32;
         let mut interest = false;
         let gathered = self.gather(
             Origin {
@@ -362,17 +322,11 @@ impl Shard {
         if !(flags.no_responders && flags.headers) {
             return;
         }
-        let subs = from.subs.borrow();
-        let Some((_, sub)) = subs
-            .slab
-            .iter()
-            .find(|(_, s)| subject::subject_matches_pattern(reply, &s.subject))
-        else {
-            return;
-        };
-        encode::write_no_responders(&mut from.out(), reply, &sub.sid);
-        drop(subs);
-        self.mark_dirty(from);
+        if from.write_to_sub_matching(reply, |out, sid| {
+            encode::write_no_responders(out, reply, sid)
+        }) {
+            self.mark_dirty(from);
+        }
     }
 
     /// Writes one message to one subscription's connection.
@@ -400,26 +354,14 @@ impl Shard {
         if !client.is_open() {
             return;
         }
-        let (n, expired, owed) = {
-            let mut subs = client.subs.borrow_mut();
-            let Some(s) = subs.slab.get_mut(sub.sub as usize) else {
-                return;
-            };
-            let n = match s.max {
-                Some(max) => available.min(max.saturating_sub(s.delivered) as usize),
-                None => available,
-            };
-            let mut out = client.out();
-            write(&mut out, &s.sid, n, client.flags().headers);
-            s.delivered += n as u64;
-            (n, s.max.is_some_and(|m| s.delivered >= m), out.len())
+        let Some(delivered) = client.deliver(sub.sub as usize, available, write) else {
+            return;
         };
-        client.msgs_out.set(client.msgs_out.get() + n as u64);
         self.mark_dirty(client);
-        if (owed + client.in_flight()) as i64 > self.ctx.opts.max_pending {
+        if client.pending() as i64 > self.ctx.opts.max_pending {
             self.slow_consumer(client);
         }
-        if expired {
+        if delivered.expired {
             self.remove_sub(client, sub.sub as usize);
         }
     }
@@ -463,9 +405,8 @@ impl Shard {
         let fenced = std::mem::take(&mut *self.fenced.borrow_mut());
         let mut still = Vec::new();
         for client in fenced {
-            if self.peers_applied(client.interest_needed.get()) {
-                client.fenced.set(false);
-                client.wake_writer();
+            if self.peers_applied(client.fence_needed()) {
+                client.lift_fence();
             } else {
                 still.push(client);
             }

@@ -35,17 +35,19 @@ impl World {
     /// A connected client on shard `s`.
     fn client(&self, s: usize) -> Rc<Client> {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let ctx_policy = self.shards[s].ctx.liveness;
         let c = Rc::new(Client::new(
             1,
             addr,
             ConnectionType::Standard,
             Instant::now(),
+            &ctx_policy,
         ));
         let mut flags = c.flags();
         flags.connected = true;
         flags.verbose = false;
         flags.pedantic = false;
-        c.flags.set(flags);
+        c.set_flags(flags);
         self.shards[s].register(&c);
         c
     }
@@ -84,11 +86,11 @@ fn interest_reaches_the_other_shard_and_lifts_the_fence() {
     w.shards[0].subscribe(&sub, b"foo", None, b"1").unwrap();
     w.shards[0].flush();
     assert!(
-        sub.fenced.get(),
+        sub.is_fenced(),
         "output held until shard 1 has the interest"
     );
     w.pump();
-    assert!(!sub.fenced.get());
+    assert!(!sub.is_fenced());
     let publisher = w.client(1);
     w.publish(1, &publisher, "foo", "hi");
     w.pump();
@@ -315,7 +317,7 @@ fn auto_unsubscribe_withdraws_interest_after_the_last_delivery() {
         w.pump();
     }
     assert_eq!(take_out(&sub).matches("MSG n 3").count(), 2);
-    assert!(sub.subs.borrow().slab.is_empty());
+    assert!(!sub.has_subs());
 }
 
 #[test]
@@ -343,14 +345,14 @@ fn accounts_keep_subjects_apart_across_shards() {
         w.inboxes.push(inbox);
     }
     let in_a = w.client(0);
-    in_a.account.set(ctx.accounts.id("A").unwrap());
+    in_a.set_account(ctx.accounts.id("A").unwrap());
     let in_b = w.client(0);
-    in_b.account.set(ctx.accounts.id("B").unwrap());
+    in_b.set_account(ctx.accounts.id("B").unwrap());
     w.shards[0].subscribe(&in_a, b"s", None, b"1").unwrap();
     w.shards[0].subscribe(&in_b, b"s", None, b"1").unwrap();
     w.pump();
     let p = w.client(1);
-    p.account.set(ctx.accounts.id("A").unwrap());
+    p.set_account(ctx.accounts.id("A").unwrap());
     w.publish(1, &p, "s", "for A");
     w.pump();
     assert_eq!(take_out(&in_a), "MSG s 1 5\r\nfor A\r\n");

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{Client, State};
+use crate::conn::{Client, State};
 use crate::net::Stream;
 
 /// While more output is waiting, the written buffer is kept for the next
@@ -19,25 +19,27 @@ const IDLE_CAPACITY: usize = 64 * 1024;
 pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: Duration) {
     let mut spare: Vec<u8> = Vec::new();
     loop {
-        let empty = client.out.borrow().is_empty();
+        let empty = !client.has_output();
         match client.state() {
             State::Closing { flush: false } => break,
             State::Closing { flush: true } if empty => break,
-            State::Open if empty || client.fenced.get() => {
-                client.writer.notified().await;
+            State::Open if empty || client.is_fenced() => {
+                client.writer_wakeup().await;
                 continue;
             }
             _ => {}
         }
-        let buf = std::mem::replace(&mut *client.out.borrow_mut(), std::mem::take(&mut spare));
-        client.in_flight.set(buf.len());
+        let buf = client.take_output(std::mem::take(&mut spare));
         let written = tokio::time::timeout(deadline, stream.write_all(buf)).await;
-        client.in_flight.set(0);
+        client.written();
         match written {
             Ok((Ok(()), mut buf)) => {
                 buf.clear();
-                let busy = !client.out.borrow().is_empty();
-                let keep = if busy { KEEP_CAPACITY } else { IDLE_CAPACITY };
+                let keep = if client.has_output() {
+                    KEEP_CAPACITY
+                } else {
+                    IDLE_CAPACITY
+                };
                 if buf.capacity() <= keep {
                     spare = buf;
                 }

@@ -1,18 +1,20 @@
-//! The reading half of a connection: reads, feeds the protocol parser, and
-//! carries out each operation against the shard. Also the connection's
-//! start (INFO, admission) and end (unsubscribe everything, leave the shard).
+//! A client connection's session on its shard: reads, feeds the protocol
+//! parser, and carries out each operation against the shard. Also the
+//! connection's start (INFO, admission, its writer) and end (unsubscribe
+//! everything, leave the shard). `serve` is what the server runs for every
+//! connection accepted on the client port.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::{writer, Client, Flags};
+use super::{writer, Shard};
 use crate::config::options::ConnectionType;
+use crate::conn::{Client, Flags};
 use crate::net::Stream;
 use crate::protocol::{
     encode, ClientOp, ClientParser, ConnectOptions, ParserLimits, ProtocolError,
 };
-use crate::shard::Shard;
 use crate::subject;
 
 /// Read buffers start small and double while reads fill them, up to the
@@ -26,17 +28,16 @@ const READ_MAX: usize = 256 * 1024;
 /// idle most of the time) and takes one only when bytes are there.
 const CONVERSATION: Duration = Duration::from_millis(50);
 
-/// Serves one accepted TCP connection until it closes.
-pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
+/// Serves one connection accepted on the client port until it closes.
+pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
     let ctx = shard.ctx.clone();
-    let now = Instant::now();
     let client = Rc::new(Client::new(
         ctx.next_client_id(),
         addr,
         ConnectionType::Standard,
-        now,
+        Instant::now(),
+        &ctx.liveness,
     ));
-    client.next_ping.set(now + ctx.opts.ping_interval);
     let stream = Rc::new(stream);
     ctx.write_info(&mut client.out(), client.cid, addr);
     let admitted = ctx.admit_connection();
@@ -87,7 +88,7 @@ pub async fn run<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
             break;
         }
         let now = Instant::now();
-        client.last_read.set(now);
+        client.read_at(now);
         let conversing = previous_read.is_some_and(|p| now - p < CONVERSATION);
         previous_read = Some(now);
         if n < crate::shard::STREAM_READ {
@@ -196,8 +197,7 @@ fn handle(shard: &Shard, client: &Rc<Client>, op: ClientOp<'_>) -> Result<(), Pr
             Ok(())
         }
         ClientOp::Pong => {
-            client.pings_out.set(0);
-            client.ponged.set(true);
+            client.ponged();
             Ok(())
         }
     }
@@ -212,7 +212,7 @@ fn publish(
     header_len: usize,
     message: &[u8],
 ) {
-    client.msgs_in.set(client.msgs_in.get() + 1);
+    client.count_in();
     if flags.pedantic && !subject::is_valid_literal_subject(subject) {
         // nats-server reports it and still delivers the message.
         ProtocolError::InvalidPublishSubject.write_err(&mut client.out());
@@ -237,12 +237,12 @@ fn connect(shard: &Shard, client: &Rc<Client>, json: &[u8]) -> Result<(), Protoc
     };
     let server_headers = !ctx.opts.no_header_support;
     opts.validate(server_headers)?;
-    if account != client.account.get() && !client.subs.borrow().slab.is_empty() {
+    if account != client.account() && client.has_subs() {
         // Subscriptions made before CONNECT live in the global account.
         shard.unsubscribe_all(client);
     }
-    client.account.set(account);
-    client.flags.set(Flags {
+    client.set_account(account);
+    client.set_flags(Flags {
         connected: true,
         verbose: opts.verbose,
         pedantic: opts.pedantic,
@@ -250,7 +250,7 @@ fn connect(shard: &Shard, client: &Rc<Client>, json: &[u8]) -> Result<(), Protoc
         headers: opts.headers_enabled(server_headers),
         no_responders: opts.no_responders,
     });
-    *client.name.borrow_mut() = opts.name;
+    client.set_name(opts.name);
     if opts.verbose {
         encode::write_ok(&mut client.out());
     }
