@@ -252,7 +252,7 @@ impl Client {
     /// Up to `available` messages for subscription `key`, written by
     /// `write(out, sid, n, headers)` (`headers`: whether the client reads
     /// HMSG) and counted. `None`: no such subscription.
-    #[inline]
+    #[inline(always)]
     pub fn deliver(
         &self,
         key: usize,
@@ -261,10 +261,11 @@ impl Client {
     ) -> Option<Delivered> {
         let headers = self.flags().headers;
         let mut out = self.out.borrow_mut();
-        let delivered = self
+        let mut delivered = self
             .subs
             .borrow_mut()
             .deliver(key, available, |sid, n| write(&mut out, sid, n, headers))?;
+        delivered.pending = out.len() + self.in_flight.get();
         self.msgs_out
             .set(self.msgs_out.get() + delivered.count as u64);
         Some(delivered)
@@ -311,8 +312,13 @@ impl Client {
 
     /// Marks the connection as having output for the next flush; false if
     /// it already was.
+    #[inline]
     pub fn mark_dirty(&self) -> bool {
-        !self.dirty.replace(true)
+        if self.dirty.get() {
+            return false;
+        }
+        self.dirty.set(true);
+        true
     }
 
     pub fn clear_dirty(&self) {

@@ -31,6 +31,8 @@ pub struct Delivered {
     pub count: usize,
     /// The subscription reached its auto-unsubscribe limit.
     pub expired: bool,
+    /// Bytes the connection is owed after these (set by `Client::deliver`).
+    pub pending: usize,
 }
 
 #[derive(Default)]
@@ -116,6 +118,7 @@ impl Subs {
     /// Up to `available` deliveries to subscription `key` (fewer when its
     /// auto-unsubscribe limit comes first), written by `write(sid, n)`.
     /// `None`: no such subscription.
+    #[inline(always)]
     pub fn deliver(
         &mut self,
         key: usize,
@@ -132,6 +135,7 @@ impl Subs {
         Some(Delivered {
             count,
             expired: s.max.is_some_and(|m| s.delivered >= m),
+            pending: 0,
         })
     }
 }

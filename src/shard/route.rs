@@ -358,7 +358,7 @@ impl Shard {
             return;
         };
         self.mark_dirty(client);
-        if client.pending() as i64 > self.ctx.opts.max_pending {
+        if delivered.pending as i64 > self.ctx.opts.max_pending {
             self.slow_consumer(client);
         }
         if delivered.expired {
