@@ -12,7 +12,7 @@
 //! push back on a publisher.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -72,7 +72,13 @@ pub struct Doorbell {
 }
 
 impl Doorbell {
+    /// After a push. The fence orders the push before reading `asleep`
+    /// (with `Inbox::wait`'s fence: either the receiver sees the push or
+    /// the sender sees it asleep). Without it the push can sit in this
+    /// core's store buffer while `asleep` is read: the receiver then finds
+    /// its ring empty and sleeps, and the sender does not ring.
     fn ring(&self) {
+        fence(Ordering::SeqCst);
         if self.asleep.load(Ordering::SeqCst) && self.asleep.swap(false, Ordering::SeqCst) {
             self.notify.notify_one();
         }
@@ -227,6 +233,8 @@ impl<T> Inbox<T> {
     /// Waits until mail may have arrived. Returns at once if some has.
     pub async fn wait(&self) {
         self.doorbell.asleep.store(true, Ordering::SeqCst);
+        // See `Doorbell::ring`.
+        fence(Ordering::SeqCst);
         if !self.is_empty() {
             self.doorbell.asleep.store(false, Ordering::SeqCst);
             return;
@@ -384,6 +392,83 @@ mod tests {
             }
         }
         receiver.join().unwrap();
+    }
+
+    /// One shard pings another through the mesh and waits on its doorbell
+    /// for the pong, again and again, while a task beside each keeps its
+    /// runtime spinning (as a polling shard's does): every push must wake
+    /// the other side. A lost ring leaves mail in the ring and its receiver
+    /// asleep until the timeout. (Before the fences in `ring` and `wait`,
+    /// one ping in a few hundred was lost; in an unoptimized build the
+    /// window is too narrow to hit, hence the test profile's opt-level.)
+    #[test]
+    fn a_ring_is_never_lost_however_pushes_and_sleeps_interleave() {
+        const PINGS: u32 = 5_000;
+        let mut m = mesh::<u32>(2);
+        let (out1, in1) = m.pop().unwrap();
+        let (out0, in0) = m.pop().unwrap();
+        let spin = |done: std::rc::Rc<std::cell::Cell<bool>>| async move {
+            while !done.get() {
+                tokio::task::yield_now().await;
+            }
+        };
+        let run = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            tokio::task::LocalSet::new().block_on(&rt, f);
+        };
+        async fn wait(inbox: &Inbox<u32>, what: String) {
+            let woken = tokio::time::timeout(std::time::Duration::from_secs(5), inbox.wait()).await;
+            assert!(woken.is_ok(), "{what}: a ring was lost");
+        }
+        let echo = std::thread::spawn(move || {
+            run(Box::pin(async move {
+                let (mut outbox, mut inbox) = (out1, in1);
+                let done = std::rc::Rc::new(std::cell::Cell::new(false));
+                tokio::task::spawn_local(spin(done.clone()));
+                let mut echoed = 0;
+                while echoed < PINGS {
+                    let mut got = Vec::new();
+                    inbox.drain(|_, n| got.push(n));
+                    if got.is_empty() {
+                        wait(&inbox, format!("echo after {echoed}")).await;
+                        continue;
+                    }
+                    for n in got {
+                        outbox.send(0, n, 1);
+                        echoed += 1;
+                    }
+                    outbox.flush();
+                }
+                done.set(true);
+            }))
+        });
+        run(Box::pin(async move {
+            let (mut outbox, mut inbox) = (out0, in0);
+            let done = std::rc::Rc::new(std::cell::Cell::new(false));
+            tokio::task::spawn_local(spin(done.clone()));
+            for ping in 0..PINGS {
+                outbox.send(1, ping, 1);
+                outbox.flush();
+                loop {
+                    let mut pong = None;
+                    inbox.drain(|_, n| pong = Some(n));
+                    if pong == Some(ping) {
+                        break;
+                    }
+                    wait(&inbox, format!("ping {ping}")).await;
+                }
+                // A pause between pings, spent spinning.
+                let until = std::time::Instant::now() + std::time::Duration::from_micros(20);
+                while std::time::Instant::now() < until {
+                    tokio::task::yield_now().await;
+                }
+            }
+            done.set(true);
+        }));
+        echo.join().unwrap();
     }
 
     #[test]
