@@ -62,14 +62,15 @@ tcp-pubsub4x4-128|-|tcp|4 publishers → 4 subscribers, 4 subjects|pubsub --publ
 tcp-queue4-128|-|tcp|queue group of 4|queue --members 4 --size 128
 tcp-reqrep-10k|q|tcp|request/reply at 10k req/s|reqrep --rate 10000 --size 128 --busy-poll
 ws-reqrep-10k|q|ws|request/reply at 10k req/s|reqrep --rate 10000 --size 128 --busy-poll
-tcp-reqrep-10k-sleeping|-|tcp|request/reply at 10k req/s, generator sleeping between requests|reqrep --rate 10000 --size 128
+tcp-reqrep-10k-sleeping|q|tcp|request/reply at 10k req/s, generator sleeping between requests|reqrep --rate 10000 --size 128
+tcp-reqrep-1k-sleeping|q|tcp|request/reply at 1k req/s, generator sleeping between requests|reqrep --rate 1000 --size 128
 tcp-conns-idle|q|tcp|idle connections|conns
 ws-conns-idle|q|ws|idle connections|conns
 '
 # The unpinned pair: these ids again, both servers and the generator free
 # to use both cores, ringnats with --shards 2 (matrix id unpinned-<id>).
-UNPINNED_FULL='tcp-pubsub-128 tcp-pubsub4x4-128 tcp-fanout100-128 tcp-queue4-128'
-UNPINNED_QUICK='tcp-pubsub-128 tcp-pubsub4x4-128'
+UNPINNED_FULL='tcp-pubsub-128 tcp-pubsub4x4-128 tcp-fanout100-128 tcp-queue4-128 tcp-reqrep-10k-sleeping tcp-reqrep-1k-sleeping'
+UNPINNED_QUICK='tcp-pubsub-128 tcp-pubsub4x4-128 tcp-reqrep-10k-sleeping'
 
 # Prints the matrix lines (no blank lines).
 matrix_lines() { printf '%s\n' "$MATRIX" | grep -v '^$'; }
@@ -270,6 +271,8 @@ run_generator() {
 	[[ $mode == pinned ]] && pin=(taskset -c 1)
 	case $1 in
 	conns) extra=(--connections "$CONNS" --pid "$SERVER_PID" --hold "$HOLD") ;;
+	# The server's CPU per request is read from /proc while requests run.
+	reqrep) extra=(--duration "$DURATION" --warmup "$WARMUP" --pid "$SERVER_PID") ;;
 	*) extra=(--duration "$DURATION" --warmup "$WARMUP") ;;
 	esac
 	log "    $id: loadtest $* --url $url ${extra[*]} --quiet --json"

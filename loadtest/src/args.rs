@@ -266,6 +266,10 @@ pub struct ReqrepArgs {
     /// machines, which would otherwise count as the server's latency.
     #[arg(long)]
     pub busy_poll: bool,
+    /// The server's pid: the CPU time it uses while requests are measured
+    /// is reported, per request and as a share of a core.
+    #[arg(long)]
+    pub pid: Option<u32>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -747,10 +747,9 @@ pub fn run_flow(c: &Common, spec: FlowSpec) -> Result<Report> {
         compression,
         warmup_seconds: c.warmup.as_secs_f64(),
         per_member,
-        rss_before_bytes: None,
-        rss_after_bytes: None,
         allow_loss: c.allow_loss,
         notes,
+        ..Default::default()
     })
 }
 

@@ -775,6 +775,29 @@ pub fn rss_bytes(pid: u32) -> Result<u64> {
     bail!("no VmRSS in /proc/{pid}/status")
 }
 
+/// CPU time a process has used so far (user and system, all threads), in
+/// seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| Error::new(format!("/proc/{pid}/stat: {e}")))?;
+    // The command name (field 2) may hold spaces: count from after it.
+    let rest = s
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| Error::new("bad /proc stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    let tick = |i: usize| -> Result<f64> {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .ok_or_else(|| Error::new("bad /proc stat"))
+    };
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((tick(14)? + tick(15)?) / hz)
+}
+
 /// Sleeps until `t` (short sleeps, so late by little).
 pub fn sleep_until(t: Instant) {
     let now = Instant::now();

@@ -64,6 +64,10 @@ pub struct Report {
     pub warmup_seconds: f64,
     /// queue: deliveries per member (after the warm-up).
     pub per_member: Option<Vec<u64>>,
+    /// reqrep with --pid: the server's CPU time while requests were
+    /// measured, per request (µs) and as a share of one core (%).
+    pub server_cpu_us_per_request: Option<f64>,
+    pub server_cpu_percent: Option<f64>,
     /// conns: server RSS before and after, bytes.
     pub rss_before_bytes: Option<u64>,
     pub rss_after_bytes: Option<u64>,
@@ -187,6 +191,12 @@ impl Report {
         }
         if let Some(r) = self.rss_per_conn_bytes {
             rows.push(("RSS per connection".into(), format!("{:.0} B", r)));
+        }
+        if let (Some(us), Some(pct)) = (self.server_cpu_us_per_request, self.server_cpu_percent) {
+            rows.push((
+                "server CPU".into(),
+                format!("{us:.1} µs per request, {pct:.0} % of a core"),
+            ));
         }
         for n in &self.notes {
             rows.push(("note".into(), n.clone()));

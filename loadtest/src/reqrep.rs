@@ -180,6 +180,8 @@ pub fn run_reqrep(a: &ReqrepArgs) -> Result<Report> {
         msgs_per_sec: rate,
         bytes_per_sec: rate * c.size as f64,
         latency_us: Some(m.latency),
+        server_cpu_us_per_request: m.cpu.map(|(cpu, _)| cpu * 1e6 / m.sent.max(1) as f64),
+        server_cpu_percent: m.cpu.map(|(cpu, secs)| 100.0 * cpu / secs.max(1e-9)),
         rss_per_conn_bytes: None,
         connections: nresp + 1,
         published_per_sec: if seconds > 0.0 {
@@ -204,6 +206,9 @@ struct Measured {
     seconds: f64,
     latency: Latency,
     notes: Vec<String>,
+    /// With --pid: server CPU seconds over the measured sending, and how
+    /// long that lasted.
+    cpu: Option<(f64, f64)>,
 }
 
 /// A request's time slot once its reply came.
@@ -233,6 +238,8 @@ fn requester(
     // DONE once answered.
     let mut times: Vec<u64> = Vec::new();
     let mut first_measured: Option<u64> = None;
+    let mut cpu_start: Option<(f64, Instant)> = None;
+    let mut cpu: Option<(f64, f64)> = None;
     let mut next = 0u64;
     let mut outstanding = 0usize;
     let mut sending = true;
@@ -268,6 +275,9 @@ fn requester(
             }
             if due >= warm_ns && first_measured.is_none() {
                 first_measured = Some(next);
+                if let Some(pid) = a.pid {
+                    cpu_start = Some((net::cpu_seconds(pid)?, Instant::now()));
+                }
             }
             if let Some(f) = first_measured {
                 let done = match (c.count, end_ns) {
@@ -277,6 +287,9 @@ fn requester(
                 };
                 if done {
                     sending = false;
+                    if let (Some(pid), Some((c0, t))) = (a.pid, cpu_start) {
+                        cpu = Some((net::cpu_seconds(pid)? - c0, t.elapsed().as_secs_f64()));
+                    }
                     break;
                 }
             }
@@ -422,6 +435,7 @@ fn requester(
         seconds,
         latency,
         notes,
+        cpu,
     })
 }
 

@@ -313,7 +313,7 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
         let n = shard.receive_mail(&mut inbox);
         if n > 0 {
             if n < spin::STREAM_MAIL {
-                shard.activity.note();
+                shard.activity.note(Instant::now());
             }
             // Let connections run between batches.
             tokio::task::yield_now().await;

@@ -308,8 +308,10 @@ impl Shard {
             }
         }
         *self.targets.borrow_mut() = targets;
-        if !interest {
-            if let Some(reply) = reply {
+        if let Some(reply) = reply {
+            if interest {
+                self.activity.passed_request();
+            } else {
                 self.no_responders(from, reply);
             }
         }
@@ -419,6 +421,9 @@ impl Shard {
             let mut accounts = self.accounts.borrow_mut();
             accounts[msg.account as usize].local.matches(msg.subject())
         };
+        if msg.reply().is_some() {
+            self.activity.passed_request();
+        }
         let origin = Origin {
             account: msg.account,
             conn: None,

@@ -92,7 +92,7 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         let conversing = previous_read.is_some_and(|p| now - p < CONVERSATION);
         previous_read = Some(now);
         if n < crate::shard::STREAM_READ {
-            shard.activity.note();
+            shard.activity.note(now);
         }
         let mut fatal = None;
         let parsed = parser.feed(&buf[..n], &mut |op| match handle(&shard, &client, op) {

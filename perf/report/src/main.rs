@@ -183,7 +183,7 @@ fn report(results: &Path, markdown: Option<&Path>, plots: Option<&Path>) -> Resu
         results: results.display().to_string(),
         plots: plot_links,
     };
-    let section = markdown::render_section(&meta, &rows, &links);
+    let section = markdown::render_section(&meta, &rows, &data.runs, &links);
     print!("{section}");
     if let Some(md) = markdown {
         let existing = match std::fs::read_to_string(md) {

@@ -2,8 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::model::Meta;
-use crate::stats::{format_bytes_per_sec, Comparison, Metric, Row, ServerFigures, Single};
+use crate::model::{Meta, Run};
+use crate::stats::{
+    format_bytes_per_sec, Comparison, Metric, Row, ServerFigures, Single, NATS, RINGNATS,
+};
 use crate::targets::{Verdict, TARGETS};
 
 /// What the section links to besides the rows.
@@ -198,7 +200,82 @@ fn notes(out: &mut String, rows: &[Row]) -> usize {
 }
 
 /// Renders the whole section, starting with its `## ` heading.
-pub fn render_section(meta: &Meta, rows: &[Row], links: &Links) -> String {
+/// Request/reply rows in full: every percentile, and the server's CPU.
+fn latency_detail(out: &mut String, runs: &[Run]) {
+    let groups = crate::stats::group_runs(runs);
+    let reqrep: Vec<_> = groups
+        .iter()
+        .filter(|g| {
+            g.runs
+                .iter()
+                .any(|r| r.error.is_none() && r.latency_us.is_some())
+        })
+        .collect();
+    if reqrep.is_empty() {
+        return;
+    }
+    out.push_str(
+        "### Request/reply in detail\n\n\
+         | scenario | server | p50 µs | p90 µs | p99 µs | p99.9 µs | server CPU µs/request | % of a core | rounds |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let median = |v: Vec<f64>| crate::stats::median(&v);
+    let fmt =
+        |m: Option<f64>, digits: usize| m.map_or("—".to_string(), |v| format!("{v:.digits$}"));
+    for g in reqrep {
+        let label = g
+            .runs
+            .iter()
+            .find_map(|r| r.label.clone())
+            .unwrap_or_else(|| g.id.clone());
+        let label = if g.id.starts_with("unpinned-") {
+            format!("{label} (unpinned)")
+        } else {
+            label
+        };
+        for server in [NATS, RINGNATS] {
+            let ok: Vec<&&Run> = g
+                .runs
+                .iter()
+                .filter(|r| r.server == server && r.error.is_none())
+                .collect();
+            if ok.is_empty() {
+                continue;
+            }
+            let lat = |f: fn(&crate::model::Latency) -> f64| {
+                median(
+                    ok.iter()
+                        .filter_map(|r| r.latency_us.as_ref().map(f))
+                        .collect(),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {server} | {} | {} | {} | {} | {} | {} | {} |",
+                fmt(lat(|l| l.p50), 0),
+                fmt(lat(|l| l.p90), 0),
+                fmt(lat(|l| l.p99), 0),
+                fmt(lat(|l| l.p999), 0),
+                fmt(
+                    median(
+                        ok.iter()
+                            .filter_map(|r| r.server_cpu_us_per_request)
+                            .collect()
+                    ),
+                    1
+                ),
+                fmt(
+                    median(ok.iter().filter_map(|r| r.server_cpu_percent).collect()),
+                    0
+                ),
+                ok.len(),
+            );
+        }
+    }
+    out.push_str("\nMedians over rounds of each percentile.\n\n");
+}
+
+pub fn render_section(meta: &Meta, rows: &[Row], runs: &[Run], links: &Links) -> String {
     let mut out = String::new();
     let mode = if meta.mode.is_empty() {
         String::new()
@@ -310,6 +387,8 @@ pub fn render_section(meta: &Meta, rows: &[Row], links: &Links) -> String {
         );
     }
 
+    latency_detail(&mut out, runs);
+
     if !links.plots.is_empty() {
         out.push_str("### Plots\n\n");
         for (title, path) in &links.plots {
@@ -368,6 +447,49 @@ mod tests {
     }
 
     #[test]
+    fn request_reply_rows_show_every_percentile_and_the_cpu() {
+        use crate::model::Latency;
+        let rr = |server: &str, round, p99, cpu| Run {
+            latency_us: Some(Latency {
+                p50: 40.0,
+                p90: 60.0,
+                p99,
+                p999: 900.0,
+                max: 2000.0,
+            }),
+            server_cpu_us_per_request: Some(cpu),
+            server_cpu_percent: Some(cpu / 10.0),
+            label: Some("request/reply at 1k req/s".into()),
+            ..mk("tcp-reqrep-1k", server, round, 1000.0)
+        };
+        let runs = vec![
+            rr(NATS, 1, 300.0, 140.0),
+            rr(RINGNATS, 1, 150.0, 120.0),
+            rr(NATS, 2, 500.0, 160.0),
+            rr(RINGNATS, 2, 250.0, 100.0),
+            rr(NATS, 3, 400.0, 150.0),
+            rr(RINGNATS, 3, 200.0, 110.0),
+        ];
+        let rows = build_rows(&runs);
+        let links = Links {
+            results: "r.json".into(),
+            plots: vec![],
+        };
+        let s = render_section(&Meta::default(), &rows, &runs, &links);
+        assert!(s.contains("### Request/reply in detail"), "{s}");
+        assert!(
+            s.contains("| request/reply at 1k req/s | nats-server | 40 | 60 | 400 | 900 | 150.0 | 15 | 3 |"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "| request/reply at 1k req/s | ringnats | 40 | 60 | 200 | 900 | 110.0 | 11 | 3 |"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(format_size(Some(16)), "16 B");
         assert_eq!(format_size(Some(1024)), "1 KiB");
@@ -402,7 +524,11 @@ mod tests {
             results: "perf/results/x.json".into(),
             plots: vec![("throughput".into(), "results/x/throughput.svg".into())],
         };
-        let s = render_section(&meta, &rows, &links);
+        let s = render_section(&meta, &rows, &runs, &links);
+        assert!(
+            !s.contains("Request/reply in detail"),
+            "no request/reply run"
+        );
         assert!(s.starts_with("## 2026-11-25 15:00 UTC — side-by-side matrix (2 rounds, quick)"));
         assert!(s.contains("perf/compare.sh --quick"));
         // ratios 2.2 and 1.818..: median 2.009

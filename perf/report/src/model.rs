@@ -43,6 +43,9 @@ pub struct Run {
     pub bytes_per_sec: Option<f64>,
     pub latency_us: Option<Latency>,
     pub rss_per_conn_bytes: Option<f64>,
+    /// reqrep with the server's pid: its CPU per request and share of a core.
+    pub server_cpu_us_per_request: Option<f64>,
+    pub server_cpu_percent: Option<f64>,
     pub connections: Option<u64>,
     pub error: Option<String>,
 }
