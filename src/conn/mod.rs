@@ -23,7 +23,16 @@ pub mod liveness;
 pub mod subs;
 
 pub use liveness::{Due, Liveness, Policy};
-pub use subs::{Added, Delivered, Sub, Subs};
+pub use subs::{Added, Sub, Subs};
+
+/// Deliveries written to a connection for one subscription.
+pub struct Delivered {
+    pub count: usize,
+    /// The subscription reached its auto-unsubscribe limit.
+    pub expired: bool,
+    /// Bytes the connection is owed after these.
+    pub pending: usize,
+}
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,14 +270,16 @@ impl Client {
     ) -> Option<Delivered> {
         let headers = self.flags().headers;
         let mut out = self.out.borrow_mut();
-        let mut delivered = self
-            .subs
-            .borrow_mut()
-            .deliver(key, available, |sid, n| write(&mut out, sid, n, headers))?;
-        delivered.pending = out.len() + self.in_flight.get();
-        self.msgs_out
-            .set(self.msgs_out.get() + delivered.count as u64);
-        Some(delivered)
+        let subs::Delivered { count, expired } =
+            self.subs
+                .borrow_mut()
+                .deliver(key, available, |sid, n| write(&mut out, sid, n, headers))?;
+        self.msgs_out.set(self.msgs_out.get() + count as u64);
+        Some(Delivered {
+            count,
+            expired,
+            pending: out.len() + self.in_flight.get(),
+        })
     }
 
     // --- output ------------------------------------------------------------

@@ -31,8 +31,6 @@ pub struct Delivered {
     pub count: usize,
     /// The subscription reached its auto-unsubscribe limit.
     pub expired: bool,
-    /// Bytes the connection is owed after these (set by `Client::deliver`).
-    pub pending: usize,
 }
 
 #[derive(Default)]
@@ -135,7 +133,6 @@ impl Subs {
         Some(Delivered {
             count,
             expired: s.max.is_some_and(|m| s.delivered >= m),
-            pending: 0,
         })
     }
 }

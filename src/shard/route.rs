@@ -102,9 +102,7 @@ impl Shard {
         *count += 1;
         let members = *count;
         drop(accounts);
-        if members == 1 || queue.is_some() {
-            self.announce(client, account, subject, queue, members);
-        }
+        self.announce(client, account, subject, queue, members, members == 1);
         Ok(())
     }
 
@@ -147,15 +145,18 @@ impl Shard {
             None => None,
         };
         drop(accounts);
-        if let Some(left) = left.filter(|&n| n == 0 || sub.queue.is_some()) {
-            self.announce(client, account, &sub.subject, sub.queue.as_deref(), left);
+        if let Some(left) = left {
+            let queue = sub.queue.as_deref();
+            self.announce(client, account, &sub.subject, queue, left, left == 0);
         }
     }
 
     /// Tells every other shard how many subscriptions this shard now has
-    /// on (subject, queue). Interest that starts or ends fences the client
-    /// until every shard has it; a queue group's changed count does not
-    /// (the group is reachable either way, only its weight changes).
+    /// on (subject, queue): for plain interest only when it starts or ends
+    /// (`edge`), for a queue group at every change. Interest that starts or
+    /// ends fences the client until every shard has it; a queue group's
+    /// changed count does not (the group is reachable either way, only its
+    /// weight changes).
     fn announce(
         &self,
         client: &Rc<Client>,
@@ -163,13 +164,14 @@ impl Shard {
         subject: &[u8],
         queue: Option<&[u8]>,
         members: u32,
+        edge: bool,
     ) {
         let shards = self.shard_count();
-        if shards < 2 {
+        if shards < 2 || (!edge && queue.is_none()) {
             return;
         }
         let mut seq = self.interest_seq.get();
-        if members <= 1 {
+        if edge {
             seq += 1;
             self.interest_seq.set(seq);
             if client.fence(seq) {
