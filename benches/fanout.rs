@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
             ConnectionType::Standard,
             Instant::now(),
             &ctx_policy,
+            None,
         ));
         shard.register(&c);
         c

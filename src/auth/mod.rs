@@ -58,6 +58,13 @@ pub struct Authenticator {
     users: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
     timeout: Duration,
+    /// The websocket block's `authorization` (user/password or token): in
+    /// place of the main block's for websocket clients.
+    ws_single: Option<(String, String)>,
+    ws_token: Option<String>,
+    /// The websocket block's `no_auth_user`, in place of the main one's.
+    ws_no_auth_user: Option<String>,
+    ws_timeout: Option<Duration>,
 }
 
 impl Authenticator {
@@ -90,12 +97,21 @@ impl Authenticator {
             (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
             (None, _) => None,
         };
+        let ws = opts.websocket.as_ref();
+        let ws_single = ws.and_then(|w| {
+            let user = w.auth.user.clone()?;
+            Some((user, w.auth.password.clone().unwrap_or_default()))
+        });
         Authenticator {
             token: opts.auth.token.clone(),
             single,
             users,
             no_auth_user: opts.no_auth_user.clone(),
             timeout: opts.auth.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT),
+            ws_single,
+            ws_token: ws.and_then(|w| w.auth.token.clone()),
+            ws_no_auth_user: ws.and_then(|w| w.no_auth_user.clone()),
+            ws_timeout: ws.and_then(|w| w.auth.timeout),
         }
     }
 
@@ -104,25 +120,54 @@ impl Authenticator {
         self.token.is_some() || self.single.is_some() || !self.users.is_empty()
     }
 
+    /// Whether clients of `kind` must authenticate: the websocket block's
+    /// own user or token makes websocket clients authenticate too.
+    pub fn required_for(&self, kind: ConnectionType) -> bool {
+        self.required() || (kind == ConnectionType::Websocket && self.ws_override())
+    }
+
+    fn ws_override(&self) -> bool {
+        self.ws_single.is_some() || self.ws_token.is_some()
+    }
+
     /// How long a client may take to send a valid CONNECT.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
+    /// The same for clients of `kind` (the websocket block may set its own).
+    pub fn timeout_for(&self, kind: ConnectionType) -> Duration {
+        match (kind, self.ws_timeout) {
+            (ConnectionType::Websocket, Some(t)) => t,
+            _ => self.timeout,
+        }
+    }
+
     /// The account the client binds to, or `None`: Authorization Violation.
     pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Option<u32> {
-        if !self.required() {
+        if !self.required_for(kind) {
             return Some(0);
         }
-        if let Some(token) = &self.token {
+        let ws = kind == ConnectionType::Websocket;
+        let (token, single) = if ws && self.ws_override() {
+            (&self.ws_token, &self.ws_single)
+        } else {
+            (&self.token, &self.single)
+        };
+        if let Some(token) = token {
             return (c.auth_token.as_deref() == Some(token.as_str())).then_some(0);
         }
-        if let Some((user, pass)) = &self.single {
+        if let Some((user, pass)) = single {
             let ok = c.user.as_deref() == Some(user.as_str())
                 && c.pass.as_deref().unwrap_or("") == pass.as_str();
             return ok.then_some(0);
         }
-        let (name, entry) = match (&c.user, &self.no_auth_user) {
+        let no_auth_user = if ws && self.ws_no_auth_user.is_some() {
+            &self.ws_no_auth_user
+        } else {
+            &self.no_auth_user
+        };
+        let (name, entry) = match (&c.user, no_auth_user) {
             (Some(name), _) => (name.as_str(), self.users.get(name)?),
             (None, Some(default)) if c.auth_token.is_none() => {
                 (default.as_str(), self.users.get(default)?)

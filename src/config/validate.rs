@@ -76,6 +76,23 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
                 );
             }
         }
+        for (name, _) in &ws.headers {
+            let lower = name.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "host" | "content-length" | "connection" | "upgrade" | "nats-no-masking"
+            ) {
+                r.error(
+                    item,
+                    format!("websocket: invalid header \"{name}\" not allowed"),
+                );
+            } else if lower.starts_with("sec-websocket-") {
+                r.error(
+                    item,
+                    format!("websocket: invalid header \"{name}\", \"Sec-WebSocket-\" prefix not allowed"),
+                );
+            }
+        }
         if let Some(cookie) = &ws.jwt_cookie {
             if !o.trusted_operators {
                 r.error(
@@ -155,30 +172,7 @@ fn check_no_auth_user(o: &Options, name: &str, item: &Item, r: &mut Report) {
 
 /// An allowed origin must be an absolute http(s) URL with a host.
 fn check_origin(origin: &str) -> Result<(), &'static str> {
-    let (scheme, rest) = origin
-        .split_once("://")
-        .ok_or("not an absolute URL (expected http://host[:port] or https://host[:port])")?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err("the scheme must be http or https");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() {
-        return Err("the URL has no host");
-    }
-    if let Some((_, port)) = host_port
-        .rsplit_once(':')
-        .filter(|_| !host_port.ends_with(']'))
-    {
-        if !port.is_empty() && port.parse::<u16>().is_err() {
-            return Err("the port is not a number from 0 to 65535");
-        }
-    }
-    Ok(())
+    crate::websocket::handshake::Origin::parse(origin).map(|_| ())
 }
 
 /// Two listeners on one port: the second bind would fail at start.

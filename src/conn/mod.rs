@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::config::options::ConnectionType;
 use crate::protocol::ProtocolError;
+use crate::websocket::transport::{WsWriter, ROOM};
 
 pub mod liveness;
 pub mod subs;
@@ -103,6 +104,9 @@ pub struct Client {
     liveness: Cell<Liveness>,
     msgs_in: Cell<u64>,
     msgs_out: Cell<u64>,
+    /// A WebSocket client's framing state; its outbound buffer starts with
+    /// `ROOM` bytes kept for the frame header.
+    ws: Option<Box<WsWriter>>,
 }
 
 impl Client {
@@ -112,7 +116,9 @@ impl Client {
         kind: ConnectionType,
         now: Instant,
         policy: &Policy,
+        ws: Option<WsWriter>,
     ) -> Client {
+        let base = if ws.is_some() { ROOM } else { 0 };
         Client {
             cid,
             addr,
@@ -122,7 +128,7 @@ impl Client {
             flags: Cell::new(Flags::default()),
             name: RefCell::new(None),
             state: Cell::new(State::Open),
-            out: RefCell::new(Vec::new()),
+            out: RefCell::new(vec![0; base]),
             in_flight: Cell::new(0),
             writer: Notify::new(),
             dirty: Cell::new(false),
@@ -131,6 +137,22 @@ impl Client {
             liveness: Cell::new(Liveness::new(now, policy)),
             msgs_in: Cell::new(0),
             msgs_out: Cell::new(0),
+            ws: ws.map(Box::new),
+        }
+    }
+
+    /// The WebSocket side of the connection, for a WebSocket client.
+    pub fn ws(&self) -> Option<&WsWriter> {
+        self.ws.as_deref()
+    }
+
+    /// Bytes at the front of the outbound buffer that are not output.
+    #[inline]
+    fn base(&self) -> usize {
+        if self.ws.is_some() {
+            ROOM
+        } else {
+            0
         }
     }
 
@@ -278,7 +300,7 @@ impl Client {
         Some(Delivered {
             count,
             expired,
-            pending: out.len() + self.in_flight.get(),
+            pending: out.len() - self.base() + self.in_flight.get(),
         })
     }
 
@@ -291,20 +313,34 @@ impl Client {
 
     /// Bytes owed to the client and not yet written.
     pub fn pending(&self) -> usize {
-        self.out.borrow().len() + self.in_flight.get()
+        self.out.borrow().len() - self.base() + self.in_flight.get()
     }
 
-    /// Whether output waits to be written.
+    /// Whether output waits to be written (or, for a WebSocket client,
+    /// control frames are owed).
     pub fn has_output(&self) -> bool {
-        !self.out.borrow().is_empty()
+        self.out.borrow().len() > self.base() || self.ws.as_ref().is_some_and(|w| w.has_control())
     }
 
-    /// Takes what waits to be written, leaving `spare` (empty) to gather
-    /// the next batch; it counts as in flight until [`Client::written`].
-    pub fn take_output(&self, spare: Vec<u8>) -> Vec<u8> {
+    /// Takes what waits to be written, leaving `spare` to gather the next
+    /// batch; it counts as in flight until [`Client::written`]. A WebSocket
+    /// client's batch starts with the header room.
+    pub fn take_output(&self, mut spare: Vec<u8>) -> Vec<u8> {
+        let base = self.base();
+        spare.clear();
+        spare.resize(base, 0);
         let batch = std::mem::replace(&mut *self.out.borrow_mut(), spare);
-        self.in_flight.set(batch.len());
+        self.in_flight.set(batch.len() - base);
         batch
+    }
+
+    /// Ends a WebSocket connection with a CLOSE of `code` once its output is
+    /// written (no effect on other connections).
+    pub fn close_with(&self, code: u16, reason: &str) {
+        if let Some(ws) = &self.ws {
+            ws.set_close(code, reason);
+        }
+        self.close(true);
     }
 
     /// The batch taken last is written (or failed).

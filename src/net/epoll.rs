@@ -64,8 +64,8 @@ impl Stream for EpollStream {
         }
     }
 
-    async fn write_all(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let mut done = 0;
+    async fn write_all(&self, buf: Vec<u8>, from: usize) -> (io::Result<()>, Vec<u8>) {
+        let mut done = from;
         while done < buf.len() {
             if let Err(e) = self.0.writable().await {
                 return (Err(e), buf);

@@ -44,8 +44,12 @@ pub trait Stream: 'static {
     /// Reads into the spare capacity of `buf` (after its `len`), returning
     /// how many bytes came (0: the peer closed) and the buffer.
     fn read(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<usize>, Vec<u8>)>;
-    /// Writes all of `buf`, then returns it.
-    fn write_all(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<()>, Vec<u8>)>;
+    /// Writes all of `buf` from byte `from` on, then returns it.
+    fn write_all(
+        &self,
+        buf: Vec<u8>,
+        from: usize,
+    ) -> impl Future<Output = (io::Result<()>, Vec<u8>)>;
     /// Shuts both directions down: a read in flight returns, the peer sees EOF.
     fn shutdown(&self);
 }

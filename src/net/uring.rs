@@ -172,8 +172,16 @@ impl Stream for UringStream {
         (res, slice.into_inner())
     }
 
-    async fn write_all(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        self.socket.write_all(buf).await
+    async fn write_all(&self, buf: Vec<u8>, from: usize) -> (io::Result<()>, Vec<u8>) {
+        let end = buf.len();
+        if from >= end {
+            return (Ok(()), buf);
+        }
+        if from == 0 {
+            return self.socket.write_all(buf).await;
+        }
+        let (res, slice) = self.socket.write_all(buf.slice(from..end)).await;
+        (res, slice.into_inner())
     }
 
     fn shutdown(&self) {

@@ -6,9 +6,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::auth::{Accounts, Authenticator};
+use crate::config::options::ConnectionType;
 use crate::config::Options;
 use crate::conn::Policy;
 use crate::protocol::{encode, ServerInfo};
+use crate::shard::Port;
+use crate::websocket::handshake;
 
 pub struct ServerContext {
     pub opts: Options,
@@ -19,7 +22,12 @@ pub struct ServerContext {
     /// What every connection is held to: PINGs, staleness, the time to
     /// authenticate.
     pub liveness: Policy,
+    /// The same for websocket clients (their block may set its own
+    /// authentication and timeout).
+    pub ws_liveness: Policy,
     info: ServerInfo,
+    /// The WebSocket listener's upgrade policy and INFO, when it listens.
+    pub websocket: Option<WebsocketContext>,
     next_cid: AtomicU64,
     connections: AtomicUsize,
     pub stopping: AtomicBool,
@@ -51,6 +59,11 @@ impl ServerContext {
             ping_max: opts.ping_max,
             auth_timeout: auth.required().then(|| auth.timeout()),
         };
+        let ws = ConnectionType::Websocket;
+        let ws_liveness = Policy {
+            auth_timeout: auth.required_for(ws).then(|| auth.timeout_for(ws)),
+            ..liveness
+        };
         ServerContext {
             opts,
             accounts,
@@ -58,7 +71,9 @@ impl ServerContext {
             server_id,
             shards,
             liveness,
+            ws_liveness,
             info,
+            websocket: None,
             next_cid: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -83,15 +98,77 @@ impl ServerContext {
         self.connections.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// The limits a connection of `kind` is held to.
+    pub fn liveness_for(&self, kind: ConnectionType) -> &Policy {
+        match kind {
+            ConnectionType::Websocket => &self.ws_liveness,
+            _ => &self.liveness,
+        }
+    }
+
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
     }
 
-    /// The INFO a new client gets.
-    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, addr: SocketAddr) {
+    /// The WebSocket listener is on `port`: its upgrade policy and the INFO
+    /// its clients get (nats-server's: the websocket host and port, its
+    /// TLS, its advertised URL).
+    pub fn websocket_listening(&mut self, port: u16) {
+        let Some(ws) = &self.opts.websocket else {
+            return;
+        };
         let mut info = self.info.clone();
+        info.host = ws.host.clone();
+        info.port = port;
+        info.tls_required = ws.tls.is_some();
+        info.tls_available = ws.tls.is_some();
+        info.connect_urls = ws.advertise.iter().cloned().collect();
+        info.auth_required = self.auth.required_for(ConnectionType::Websocket);
+        let policy = handshake::Policy {
+            tls: ws.tls.is_some(),
+            same_origin: ws.same_origin,
+            // Checked when the options were read.
+            allowed_origins: ws
+                .allowed_origins
+                .iter()
+                .filter_map(|o| handshake::Origin::parse(o).ok())
+                .collect(),
+            compression: ws.compression,
+            extra_headers: ws
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+                .collect(),
+            cookie_names: handshake::CookieNames {
+                jwt: ws.jwt_cookie.clone(),
+                user: ws.user_cookie.clone(),
+                pass: ws.pass_cookie.clone(),
+                token: ws.token_cookie.clone(),
+            },
+        };
+        self.websocket = Some(WebsocketContext {
+            policy,
+            info,
+            handshake_timeout: ws.handshake_timeout,
+        });
+    }
+
+    /// The INFO a new client gets.
+    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, addr: SocketAddr, port: Port) {
+        let template = match (port, &self.websocket) {
+            (Port::Websocket, Some(ws)) => &ws.info,
+            _ => &self.info,
+        };
+        let mut info = template.clone();
         info.client_id = cid;
         info.client_ip = addr.ip().to_string();
         encode::write_info(out, &info);
     }
+}
+
+/// What the WebSocket listener's connections share.
+pub struct WebsocketContext {
+    pub policy: handshake::Policy,
+    pub info: ServerInfo,
+    pub handshake_timeout: std::time::Duration,
 }

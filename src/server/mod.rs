@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::config::{IoMode, Options};
 use crate::net::{self, Backend};
-use crate::shard::{self, mailbox, Envelope, ShardSetup};
+use crate::shard::{self, mailbox, Envelope, Port, ShardSetup};
 
 mod context;
 
@@ -78,33 +78,31 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
             }
         },
     };
-    // Bind every shard's listener here, so a port in use stops the start.
-    // SO_REUSEPORT would let a second server quietly share a port with a
-    // first one, so a plain bind first checks that nobody listens there
-    // (and picks the port when a random one is asked for).
-    let mut port = match std::net::TcpListener::bind(SocketAddr::new(host, opts.bind_port())) {
-        Ok(probe) => probe.local_addr().map(|a| a.port()).unwrap_or(0),
-        Err(e) => {
-            crate::fatal!(
-                "Error listening on port: {}:{}, \"{e}\"",
-                opts.host,
-                opts.bind_port()
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some((port, client_listeners)) = bind_shards(host, &opts.host, opts.bind_port(), shards)
+    else {
+        return ExitCode::FAILURE;
     };
-    let mut listeners = Vec::with_capacity(shards);
-    for _ in 0..shards {
-        match net::bind_reuseport(SocketAddr::new(host, port)) {
-            Ok(l) => {
-                port = l.local_addr().map(|a| a.port()).unwrap_or(port);
-                listeners.push(l);
-            }
-            Err(e) => {
-                crate::fatal!("Error listening on port: {}:{}, \"{e}\"", opts.host, port);
+    let mut ws_port = None;
+    let mut ws_listeners = Vec::new();
+    if let Some(ws) = &opts.websocket {
+        let ws_host: IpAddr = match ws.host.parse().ok().or_else(|| resolve(&ws.host)) {
+            Some(ip) => ip,
+            None => {
+                crate::fatal!(
+                    "Error listening on port: {}:{}, \"cannot resolve host\"",
+                    ws.host,
+                    ws.port
+                );
                 return ExitCode::FAILURE;
             }
-        }
+        };
+        // nats-server: -1 asks for a random port, as for the client port.
+        let wanted = if ws.port < 0 { 0 } else { ws.port as u16 };
+        let Some((p, l)) = bind_shards(ws_host, &ws.host, wanted, shards) else {
+            return ExitCode::FAILURE;
+        };
+        ws_port = Some(p);
+        ws_listeners = l;
     }
     if let Some(pid_file) = &opts.pid_file {
         if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
@@ -112,7 +110,11 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let ctx = Arc::new(ServerContext::new(opts, shards, port));
+    let mut ctx = ServerContext::new(opts, shards, port);
+    if let Some(p) = ws_port {
+        ctx.websocket_listening(p);
+    }
+    let ctx = Arc::new(ctx);
     crate::info!("Starting ringnats");
     crate::info!("  Version:  {}", crate::VERSION);
     crate::info!(
@@ -132,18 +134,23 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
 
     let mut doorbells = Vec::new();
     let mut threads = Vec::new();
+    let mut ws_listeners = ws_listeners.into_iter();
     for (id, ((outbox, inbox), listener)) in mailbox::mesh::<Envelope>(shards)
         .into_iter()
-        .zip(listeners)
+        .zip(client_listeners)
         .enumerate()
     {
         doorbells.push(inbox.waker());
+        let mut listeners = vec![(Port::Client, listener)];
+        if let Some(l) = ws_listeners.next() {
+            listeners.push((Port::Websocket, l));
+        }
         let setup = ShardSetup {
             id,
             ctx: ctx.clone(),
             outbox,
             inbox,
-            listener,
+            listeners,
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{id}"))
@@ -155,6 +162,12 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let (Some(ws), Some(p)) = (&ctx.opts.websocket, ws_port) {
+        if ws.tls.is_none() {
+            crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+        }
+        crate::info!("Listening for websocket clients on ws://{}:{p}", ws.host);
     }
     crate::info!(
         "Listening for client connections on {}:{}",
@@ -181,15 +194,46 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
 
 /// Listeners the configuration asks for that this build does not serve yet.
 fn warn_unserved(opts: &Options) {
-    if opts.websocket.is_some() {
-        crate::warn!("websocket is configured but not served yet: only NATS clients over TCP are");
-    }
     if opts.http_port.is_some() {
         crate::warn!("monitoring (http_port) is configured but not served yet");
     }
     if opts.leafnodes.is_some() {
         crate::warn!("leafnodes are configured but not served yet");
     }
+}
+
+/// Binds one listening socket per shard on `ip:port` (SO_REUSEPORT), so a
+/// port in use stops the start. SO_REUSEPORT would let a second server
+/// quietly share a port with a first one, so a plain bind first checks
+/// that nobody listens there (and picks the port when 0 asks for any).
+/// `None` (logged): the port cannot be had.
+fn bind_shards(
+    ip: IpAddr,
+    host: &str,
+    port: u16,
+    shards: usize,
+) -> Option<(u16, Vec<std::net::TcpListener>)> {
+    let mut port = match std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
+        Ok(probe) => probe.local_addr().map(|a| a.port()).unwrap_or(0),
+        Err(e) => {
+            crate::fatal!("Error listening on port: {host}:{port}, \"{e}\"");
+            return None;
+        }
+    };
+    let mut listeners = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        match net::bind_reuseport(SocketAddr::new(ip, port)) {
+            Ok(l) => {
+                port = l.local_addr().map(|a| a.port()).unwrap_or(port);
+                listeners.push(l);
+            }
+            Err(e) => {
+                crate::fatal!("Error listening on port: {host}:{port}, \"{e}\"");
+                return None;
+            }
+        }
+    }
+    Some((port, listeners))
 }
 
 fn resolve(host: &str) -> Option<IpAddr> {

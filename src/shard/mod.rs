@@ -70,13 +70,24 @@ pub(crate) struct AccountIndex {
     pub interest: std::collections::HashMap<InterestKey, u32>,
 }
 
+/// Which listener accepted a connection: what it speaks first and what
+/// kind of connection it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    /// NATS clients over TCP.
+    Client,
+    /// NATS clients over WebSocket (an HTTP upgrade first).
+    Websocket,
+}
+
 /// What a shard thread is started with.
 pub struct ShardSetup {
     pub id: usize,
     pub ctx: Arc<ServerContext>,
     pub outbox: Outbox<Envelope>,
     pub inbox: Inbox<Envelope>,
-    pub listener: std::net::TcpListener,
+    /// This shard's socket on each port (SO_REUSEPORT).
+    pub listeners: Vec<(Port, std::net::TcpListener)>,
 }
 
 pub struct Shard {
@@ -244,7 +255,7 @@ impl Shard {
 pub fn run<B, F, Fut>(setup: ShardSetup, serve: F)
 where
     B: Backend,
-    F: Fn(Rc<Shard>, B::Stream, SocketAddr) -> Fut + 'static,
+    F: Fn(Rc<Shard>, B::Stream, SocketAddr, Port) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     pin_to_core(setup.id);
@@ -254,17 +265,25 @@ where
             ctx,
             outbox,
             inbox,
-            listener,
+            listeners,
         } = setup;
-        let listener = match B::listener(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                crate::error!("shard {id}: cannot listen: {e}");
-                return;
-            }
-        };
         let shard = Rc::new(Shard::new(id, ctx.clone(), outbox));
-        tokio::task::spawn_local(accept_loop::<B, F, Fut>(shard.clone(), listener, serve));
+        let serve = Rc::new(serve);
+        for (port, listener) in listeners {
+            let listener = match B::listener(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    crate::error!("shard {id}: cannot listen: {e}");
+                    return;
+                }
+            };
+            tokio::task::spawn_local(accept_loop::<B, F, Fut>(
+                shard.clone(),
+                listener,
+                port,
+                serve.clone(),
+            ));
+        }
         tokio::task::spawn_local(housekeeping(shard.clone()));
         tokio::task::spawn_local(spin::poll_loop::<B>(shard.clone(), ctx.opts.idle_spin));
         mailbox_loop(shard.clone(), inbox).await;
@@ -272,7 +291,7 @@ where
         // Shutting down: close every connection, flushing what it is owed.
         let clients = shard.all_clients();
         for c in &clients {
-            c.close(true);
+            c.close_with(crate::websocket::close::GOING_AWAY, "Server Shutdown");
         }
         if !clients.is_empty() {
             let _ = tokio::time::timeout(Duration::from_secs(2), shard.all_closed.notified()).await;
@@ -280,10 +299,10 @@ where
     });
 }
 
-async fn accept_loop<B, F, Fut>(shard: Rc<Shard>, listener: B::Listener, serve: F)
+async fn accept_loop<B, F, Fut>(shard: Rc<Shard>, listener: B::Listener, port: Port, serve: Rc<F>)
 where
     B: Backend,
-    F: Fn(Rc<Shard>, B::Stream, SocketAddr) -> Fut,
+    F: Fn(Rc<Shard>, B::Stream, SocketAddr, Port) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
     loop {
@@ -293,7 +312,7 @@ where
                     drop(stream);
                     continue;
                 }
-                tokio::task::spawn_local(serve(shard.clone(), stream, addr));
+                tokio::task::spawn_local(serve(shard.clone(), stream, addr, port));
             }
             Err(e) => {
                 crate::error!("Error accepting client connection: {e}");
@@ -327,10 +346,15 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
 async fn housekeeping(shard: Rc<Shard>) {
     use crate::conn::Due;
     use crate::protocol::{encode, ProtocolError};
-    let policy = shard.ctx.liveness;
-    let shortest = policy
-        .auth_timeout
-        .map_or(policy.ping_interval, |t| t.min(policy.ping_interval));
+    let ctx = shard.ctx.clone();
+    let shortest = [ctx.liveness, ctx.ws_liveness]
+        .iter()
+        .map(|p| {
+            p.auth_timeout
+                .map_or(p.ping_interval, |t| t.min(p.ping_interval))
+        })
+        .min()
+        .unwrap_or(ctx.liveness.ping_interval);
     let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,7 +365,7 @@ async fn housekeeping(shard: Rc<Shard>) {
             if !c.is_open() {
                 continue;
             }
-            match c.due(now, &policy) {
+            match c.due(now, ctx.liveness_for(c.kind)) {
                 Due::Nothing => continue,
                 Due::Ping => encode::write_ping(&mut c.out()),
                 Due::Stale => {
@@ -350,18 +374,24 @@ async fn housekeeping(shard: Rc<Shard>) {
                         c.addr,
                         c.cid
                     );
-                    ProtocolError::StaleConnection.write_err(&mut c.out());
-                    c.close(true);
+                    close_fatally(&c, ProtocolError::StaleConnection);
                 }
-                Due::AuthTimeout => {
-                    ProtocolError::AuthenticationTimeout.write_err(&mut c.out());
-                    c.close(true);
-                }
+                Due::AuthTimeout => close_fatally(&c, ProtocolError::AuthenticationTimeout),
             }
             shard.mark_dirty(&c);
         }
         shard.flush();
     }
+}
+
+/// Sends `e` and closes the connection once it is written (for a
+/// WebSocket client, with the CLOSE code nats-server uses for `e`).
+pub(crate) fn close_fatally(c: &Client, e: crate::protocol::ProtocolError) {
+    e.write_err(&mut c.out());
+    c.close_with(
+        crate::websocket::transport::close_code_for(&e),
+        e.err_text(),
+    );
 }
 
 /// Pins the calling thread to one core (shard i on core i, modulo the cores

@@ -4,11 +4,12 @@
 //! everything, leave the shard). `serve` is what the server runs for every
 //! connection accepted on the client port.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::{writer, Shard};
+use super::{writer, Port, Shard};
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Flags};
 use crate::net::Stream;
@@ -16,6 +17,9 @@ use crate::protocol::{
     encode, ClientOp, ClientParser, ConnectOptions, ParserLimits, ProtocolError,
 };
 use crate::subject;
+use crate::websocket::close;
+use crate::websocket::handshake;
+use crate::websocket::transport::{Flow, Framing, WsReader, WsWriter};
 
 /// Read buffers start small and double while reads fill them, up to the
 /// largest; they shrink back as soon as a read comes in small (nats-server
@@ -28,18 +32,43 @@ const READ_MAX: usize = 256 * 1024;
 /// idle most of the time) and takes one only when bytes are there.
 const CONVERSATION: Duration = Duration::from_millis(50);
 
-/// Serves one connection accepted on the client port until it closes.
-pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
+/// Serves one connection accepted on `port` until it closes. A WebSocket
+/// connection upgrades first; from then on every connection runs the
+/// same loop, the WebSocket frames decoded in place between the read and
+/// the NATS parser.
+pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, port: Port) {
     let ctx = shard.ctx.clone();
+    let stream = Rc::new(stream);
+    let (kind, ws, mut early) = match port {
+        Port::Client => (ConnectionType::Standard, None, Vec::new()),
+        Port::Websocket => match upgrade(&shard, &*stream, addr).await {
+            Some((up, early)) => (ConnectionType::Websocket, Some(up), early),
+            None => {
+                stream.shutdown();
+                return;
+            }
+        },
+    };
+    let max_payload = ctx.opts.max_payload as usize;
+    let mut ws_reader = ws
+        .as_ref()
+        .map(|up| WsReader::new(!up.no_masking, up.compression, max_payload));
+    let ws_writer = ws.as_ref().map(|up| {
+        WsWriter::new(Framing {
+            compression: up.compression,
+            browser: up.browser,
+            no_compressed_fragments: up.no_compressed_fragments,
+        })
+    });
     let client = Rc::new(Client::new(
         ctx.next_client_id(),
         addr,
-        ConnectionType::Standard,
+        kind,
         Instant::now(),
-        &ctx.liveness,
+        ctx.liveness_for(kind),
+        ws_writer,
     ));
-    let stream = Rc::new(stream);
-    ctx.write_info(&mut client.out(), client.cid, addr);
+    ctx.write_info(&mut client.out(), client.cid, addr, port);
     let admitted = ctx.admit_connection();
     tokio::task::spawn_local(writer::write_loop(
         client.clone(),
@@ -48,12 +77,14 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
     ));
     if !admitted {
         encode::write_err(&mut client.out(), "maximum connections exceeded");
-        client.close(true);
+        client.close_with(close::POLICY_VIOLATION, "maximum connections exceeded");
         return;
     }
     shard.register(&client);
+    let what = if ws.is_some() { "Websocket" } else { "Client" };
     crate::debug!(
-        "{addr} - cid:{} - Client connection created on shard {}",
+        "{} - cid:{} - {what} connection created on shard {}",
+        log_name(addr, ws.as_ref()),
         client.cid,
         shard.id
     );
@@ -62,27 +93,33 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
 
     let mut parser = ClientParser::new(ParserLimits {
         max_control_line: ctx.opts.max_control_line as usize,
-        max_payload: ctx.opts.max_payload as usize,
+        max_payload,
     });
     let mut buf: Vec<u8> = Vec::new();
     let mut previous_read: Option<Instant> = None;
     while client.is_open() {
-        if buf.capacity() == 0 {
-            if stream.readable().await.is_err() {
-                client.close(false);
-                break;
+        let n = if !early.is_empty() {
+            // Bytes the client sent right after its upgrade request.
+            buf = std::mem::take(&mut early);
+            buf.len()
+        } else {
+            if buf.capacity() == 0 {
+                if stream.readable().await.is_err() {
+                    client.close(false);
+                    break;
+                }
+                buf = Vec::with_capacity(READ_MIN);
             }
-            buf = Vec::with_capacity(READ_MIN);
-        }
-        buf.clear();
-        let (res, b) = stream.read(buf).await;
-        buf = b;
-        let n = match res {
-            Ok(0) | Err(_) => {
-                client.close(false);
-                break;
+            buf.clear();
+            let (res, b) = stream.read(buf).await;
+            buf = b;
+            match res {
+                Ok(0) | Err(_) => {
+                    client.close(false);
+                    break;
+                }
+                Ok(n) => n,
             }
-            Ok(n) => n,
         };
         if !client.is_open() {
             break;
@@ -94,31 +131,23 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
         if n < crate::shard::STREAM_READ {
             shard.activity.note(now);
         }
-        let mut fatal = None;
-        let parsed = parser.feed(&buf[..n], &mut |op| match handle(&shard, &client, op) {
-            Ok(()) => client.is_open(),
-            Err(e) if !e.is_fatal() => {
-                e.write_err(&mut client.out());
-                true
-            }
-            Err(e) => {
-                fatal = Some(e);
-                false
-            }
-        });
-        if let Err(e) = parsed {
-            fatal = Some(e);
-        }
-        if let Some(e) = fatal {
-            crate::debug!("{addr} - cid:{} - closing: {}", client.cid, e.err_text());
-            e.write_err(&mut client.out());
-            client.close(true);
-        }
+        let cookies = ws.as_ref().map(|up| &up.cookies);
+        consume(
+            &shard,
+            &client,
+            &mut parser,
+            ws_reader.as_mut(),
+            cookies,
+            &mut buf[..n],
+        );
         shard.mark_dirty(&client);
         shard.flush();
         resize_read_buffer(&mut buf, n);
-        if buf.capacity() == READ_MIN && parser.is_idle() {
+        if buf.capacity() <= READ_MIN && parser.is_idle() {
             parser.release_memory();
+            if let Some(r) = ws_reader.as_mut() {
+                r.release_memory();
+            }
             if !conversing {
                 buf = Vec::new();
             }
@@ -130,7 +159,127 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr) {
     shard.unregister(&client);
     ctx.release_connection();
     shard.flush();
-    crate::debug!("{addr} - cid:{} - Client connection closed", client.cid);
+    crate::debug!("{addr} - cid:{} - {what} connection closed", client.cid);
+}
+
+/// Feeds what was read to the parser (through the frame decoder for a
+/// WebSocket client) and carries out each operation; a fatal error is
+/// sent and closes the connection.
+fn consume(
+    shard: &Shard,
+    client: &Rc<Client>,
+    parser: &mut ClientParser,
+    ws: Option<&mut WsReader>,
+    cookies: Option<&handshake::Cookies>,
+    bytes: &mut [u8],
+) {
+    let fatal = Cell::new(None);
+    let mut on_op = |op: ClientOp<'_>| match handle(shard, client, op, cookies) {
+        Ok(()) => client.is_open(),
+        Err(e) if !e.is_fatal() => {
+            e.write_err(&mut client.out());
+            true
+        }
+        Err(e) => {
+            fatal.set(Some(e));
+            false
+        }
+    };
+    match ws {
+        None => {
+            if let Err(e) = parser.feed(bytes, &mut on_op) {
+                fatal.set(Some(e));
+            }
+        }
+        Some(reader) => {
+            let writer = client.ws().expect("a WebSocket client has its writer");
+            let flow = reader.read(bytes, writer, &mut |nats| {
+                if let Err(e) = parser.feed(nats, &mut on_op) {
+                    fatal.set(Some(e));
+                }
+                fatal.get().is_none() && client.is_open()
+            });
+            match flow {
+                Ok(Flow::Continue | Flow::Stopped) => {}
+                // The echo is queued: it goes out after what is owed.
+                Ok(Flow::Closed) => client.close(true),
+                Err(v) => {
+                    crate::debug!(
+                        "{} - cid:{} - websocket closing: {}",
+                        client.addr,
+                        client.cid,
+                        v.reason
+                    );
+                    client.close_with(v.code, v.reason);
+                }
+            }
+        }
+    }
+    if let Some(e) = fatal.get() {
+        crate::debug!(
+            "{} - cid:{} - closing: {}",
+            client.addr,
+            client.cid,
+            e.err_text()
+        );
+        super::close_fatally(client, e);
+    }
+}
+
+/// The WebSocket upgrade, within the handshake timeout: reads the request,
+/// answers 101 or the refusal's status. Returns the upgrade and any bytes
+/// read past the request.
+async fn upgrade<S: Stream>(
+    shard: &Shard,
+    stream: &S,
+    addr: SocketAddr,
+) -> Option<(handshake::Upgrade, Vec<u8>)> {
+    let ws = shard.ctx.websocket.as_ref()?;
+    let read_request = async {
+        let mut head: Vec<u8> = Vec::with_capacity(1024);
+        loop {
+            if head.len() == head.capacity() {
+                head.reserve(head.capacity());
+            }
+            let (res, h) = stream.read(head).await;
+            head = h;
+            match res {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            match handshake::parse(&head, &ws.policy) {
+                handshake::Parsed::Incomplete => continue,
+                handshake::Parsed::Accepted { upgrade, consumed } => {
+                    let early = head.split_off(consumed);
+                    let (res, _) = stream
+                        .write_all(handshake::accepted(&upgrade, &ws.policy), 0)
+                        .await;
+                    return res.ok().map(|()| (upgrade, early));
+                }
+                handshake::Parsed::Refused(r) => {
+                    crate::error!("{addr} - websocket handshake error: {}", r.reason);
+                    let _ = stream.write_all(handshake::refused(r.status), 0).await;
+                    return None;
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(ws.handshake_timeout, read_request).await {
+        Ok(done) => done,
+        Err(_) => {
+            crate::debug!("{addr} - websocket handshake timeout");
+            None
+        }
+    }
+}
+
+/// How logs name a connection: the forwarded client address when a proxy
+/// gave one (nats-server does the same), else the peer.
+fn log_name(addr: SocketAddr, ws: Option<&handshake::Upgrade>) -> String {
+    match ws.and_then(|u| u.forwarded_for.as_deref()) {
+        Some(ip) => format!("{ip}/{addr}"),
+        None => addr.to_string(),
+    }
 }
 
 fn resize_read_buffer(buf: &mut Vec<u8>, n: usize) {
@@ -144,16 +293,24 @@ fn resize_read_buffer(buf: &mut Vec<u8>, n: usize) {
 
 /// Carries out one operation. Non-fatal errors come back as `Err` too; the
 /// caller sends them and goes on.
-fn handle(shard: &Shard, client: &Rc<Client>, op: ClientOp<'_>) -> Result<(), ProtocolError> {
+fn handle(
+    shard: &Shard,
+    client: &Rc<Client>,
+    op: ClientOp<'_>,
+    cookies: Option<&handshake::Cookies>,
+) -> Result<(), ProtocolError> {
     if crate::log::trace_enabled() {
         trace_op(client, &op);
     }
     let flags = client.flags();
-    if !flags.connected && shard.ctx.auth.required() && !matches!(op, ClientOp::Connect(_)) {
+    if !flags.connected
+        && shard.ctx.auth.required_for(client.kind)
+        && !matches!(op, ClientOp::Connect(_))
+    {
         return Err(ProtocolError::AuthorizationViolation);
     }
     match op {
-        ClientOp::Connect(json) => connect(shard, client, json),
+        ClientOp::Connect(json) => connect(shard, client, json, cookies),
         ClientOp::Pub {
             subject,
             reply,
@@ -223,9 +380,26 @@ fn publish(
     shard.publish(client, subject, reply, header_len, message);
 }
 
-fn connect(shard: &Shard, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtocolError> {
+fn connect(
+    shard: &Shard,
+    client: &Rc<Client>,
+    json: &[u8],
+    cookies: Option<&handshake::Cookies>,
+) -> Result<(), ProtocolError> {
     let ctx = &shard.ctx;
-    let opts = ConnectOptions::parse(json)?;
+    let mut opts = ConnectOptions::parse(json)?;
+    if let Some(c) = cookies {
+        // Credentials from the upgrade's cookies, where CONNECT has none.
+        if opts.user.is_none() {
+            opts.user = c.user.clone();
+        }
+        if opts.pass.is_none() {
+            opts.pass = c.pass.clone();
+        }
+        if opts.auth_token.is_none() {
+            opts.auth_token = c.token.clone();
+        }
+    }
     let Some(account) = ctx.auth.check(&opts, client.kind) else {
         crate::error!(
             "{} - cid:{} - authentication error - User {:?}",

@@ -42,6 +42,7 @@ impl World {
             ConnectionType::Standard,
             Instant::now(),
             &ctx_policy,
+            None,
         ));
         let mut flags = c.flags();
         flags.connected = true;

@@ -1,6 +1,8 @@
 //! The writing half of a connection: sends whatever has gathered in the
 //! outbound buffer, one write at a time, swapping between two buffers so
-//! deliveries keep appending while a write is in flight.
+//! deliveries keep appending while a write is in flight. A WebSocket
+//! client's batch is framed here, just before the write (`WsWriter`), and
+//! its connection ends with a CLOSE frame when it has one owed.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,30 +20,54 @@ const IDLE_CAPACITY: usize = 64 * 1024;
 
 pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: Duration) {
     let mut spare: Vec<u8> = Vec::new();
+    // Frames built apart from the batch (WebSocket, when they cannot be
+    // framed in place).
+    let mut spare_wire: Vec<u8> = Vec::new();
     loop {
         let empty = !client.has_output();
         match client.state() {
             State::Closing { flush: false } => break,
-            State::Closing { flush: true } if empty => break,
+            State::Closing { flush: true } if empty => {
+                if let Some(close) = client.ws().and_then(|w| w.take_close_frame()) {
+                    let _ = tokio::time::timeout(deadline, stream.write_all(close, 0)).await;
+                }
+                break;
+            }
             State::Open if empty || client.is_fenced() => {
                 client.writer_wakeup().await;
                 continue;
             }
             _ => {}
         }
-        let buf = client.take_output(std::mem::take(&mut spare));
-        let written = tokio::time::timeout(deadline, stream.write_all(buf)).await;
+        let batch = client.take_output(std::mem::take(&mut spare));
+        let (wire, from, other, in_place) = match client.ws() {
+            None => (batch, 0, Vec::new(), true),
+            Some(ws) => {
+                let f = ws.frame(batch, std::mem::take(&mut spare_wire));
+                (f.wire, f.from, f.other, f.in_place)
+            }
+        };
+        let written = tokio::time::timeout(deadline, stream.write_all(wire, from)).await;
         client.written();
         match written {
-            Ok((Ok(()), mut buf)) => {
-                buf.clear();
+            Ok((Ok(()), written)) => {
                 let keep = if client.has_output() {
                     KEEP_CAPACITY
                 } else {
                     IDLE_CAPACITY
                 };
-                if buf.capacity() <= keep {
-                    spare = buf;
+                let (mut out, mut wire) = if in_place {
+                    (written, other)
+                } else {
+                    (other, written)
+                };
+                out.clear();
+                wire.clear();
+                if out.capacity() <= keep {
+                    spare = out;
+                }
+                if wire.capacity() <= keep {
+                    spare_wire = wire;
                 }
             }
             Ok((Err(_), _)) => {

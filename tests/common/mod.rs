@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod ws;
+
 /// The IO runtimes every behaviour is tested on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Io {
@@ -69,6 +71,8 @@ where
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// The WebSocket port, when the configuration has a websocket block.
+    pub ws_port: Option<u16>,
     pub log: std::sync::Arc<Log>,
     _config: Option<tempfile::NamedTempFile>,
 }
@@ -141,19 +145,24 @@ impl Server {
         let log2 = log.clone();
         std::thread::spawn(move || {
             let mut port_sent = false;
+            let mut ws_port = None;
+            let port_of =
+                |rest: &str| -> u16 { rest.rsplit(':').next().unwrap().trim().parse().unwrap() };
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if !port_sent {
+                    if let Some(rest) = line.split("Listening for websocket clients on ").nth(1) {
+                        ws_port = Some(port_of(rest));
+                    }
                     if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                        let port: u16 = rest.rsplit(':').next().unwrap().trim().parse().unwrap();
-                        let _ = tx.send(port);
+                        let _ = tx.send((port_of(rest), ws_port));
                         port_sent = true;
                     }
                 }
                 log2.push(line);
             }
         });
-        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+        let (port, ws_port) = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
@@ -163,6 +172,7 @@ impl Server {
         Server {
             child: Some(child),
             port,
+            ws_port,
             log,
             _config: config,
         }
@@ -174,6 +184,14 @@ impl Server {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.ws_port.expect("a websocket port"))
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr())
     }
 
     /// Stops the server with SIGTERM and returns its exit status.
