@@ -11,4 +11,12 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
     $SUDO apt-get install -y -qq nats-server
 fi
 
+# What the tests of other clients need (browsers, Go, Python), each
+# installed by its own script.
+for setup in tests/*/setup.sh; do
+    [ -x "$setup" ] || continue
+    echo "== $setup"
+    "$setup"
+done
+
 cargo test --workspace --all-targets "$@"
