@@ -61,7 +61,12 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
 
     if let (Some(ws), Some(item)) = (&o.websocket, ws_item) {
         match &ws.tls {
-            Some(tls) => check_tls_files(tls, r),
+            Some(tls) => {
+                check_tls_files(tls, r);
+                // Serving ws:// where wss:// was asked for would expose
+                // what the configuration means to protect.
+                r.unenforced(item, "\"tls\" in the websocket block (wss://)");
+            }
             None if !ws.no_tls => r.error(
                 item,
                 "websocket requires TLS configuration (add a tls { cert_file, key_file } block, or no_tls: true for testing)",
