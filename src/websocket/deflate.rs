@@ -1,9 +1,15 @@
-//! permessage-deflate (RFC 7692) with libdeflate, as nats-server agrees it:
+//! permessage-deflate (RFC 7692) as nats-server agrees it (miniz_oxide
+//! compresses, for its sync flush; libdeflate inflates):
 //! no context takeover either way, so every message is a DEFLATE stream of
 //! its own and nothing is kept per connection between messages. The
 //! compressor and decompressor are one per thread (a shard is a thread).
 
 use std::cell::RefCell;
+
+use miniz_oxide::deflate::core::{
+    compress as compress_core, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush,
+    TDEFLStatus,
+};
 
 /// Batches this small go out uncompressed (nats-server's threshold).
 pub const COMPRESS_THRESHOLD: usize = 64;
@@ -14,16 +20,12 @@ const TRAILER: [u8; 9] = [0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff];
 const KEEP_SCRATCH: usize = 256 * 1024;
 
 thread_local! {
-    static COMPRESSOR: RefCell<libdeflater::Compressor> =
-        RefCell::new(libdeflater::Compressor::new(level_one()));
+    static COMPRESSOR: RefCell<Box<CompressorOxide>> = RefCell::new(Box::new(
+        CompressorOxide::new(create_comp_flags_from_zip_params(1, -15, 0)),
+    ));
     static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
         RefCell::new(libdeflater::Decompressor::new());
     static INFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Level 1, nats-server's (flate.BestSpeed); libdeflate's 0 stores only.
-fn level_one() -> libdeflater::CompressionLvl {
-    libdeflater::CompressionLvl::new(1).unwrap_or_default()
 }
 
 /// The largest compressed message accepted: room for several max_payload
@@ -32,17 +34,35 @@ pub fn compressed_limit(max_payload: usize) -> usize {
     max_payload.saturating_mul(8).min(64 * 1024 * 1024)
 }
 
-/// Appends `input` compressed to `out`. The stream ends with a final
-/// block, which RFC 7692 §7.2.3.4 allows in place of the sync flush.
+/// Appends `input` compressed to `out`, at level 1 (nats-server's
+/// flate.BestSpeed), sync-flushed with the trailing `00 00 ff ff` dropped
+/// (RFC 7692 §7.2.1). A stream ended by a final block instead is allowed by
+/// the RFC, but Chromium drops the connection on the second such message.
 pub fn compress(input: &[u8], out: &mut Vec<u8>) {
     COMPRESSOR.with_borrow_mut(|c| {
+        c.reset();
         let start = out.len();
-        let bound = c.deflate_compress_bound(input.len());
-        out.resize(start + bound, 0);
-        let n = c
-            .deflate_compress(input, &mut out[start..])
-            .expect("the buffer holds the compression bound");
-        out.truncate(start + n);
+        let mut done_in = 0;
+        let mut len = start;
+        out.resize(start + input.len() / 2 + 64, 0);
+        loop {
+            let (status, used, wrote) =
+                compress_core(c, &input[done_in..], &mut out[len..], TDEFLFlush::Sync);
+            done_in += used;
+            len += wrote;
+            if status == TDEFLStatus::Okay && done_in == input.len() && len < out.len() {
+                break;
+            }
+            if status != TDEFLStatus::Okay {
+                break;
+            }
+            let grow = out.len().max(64);
+            out.resize(out.len() + grow, 0);
+        }
+        out.truncate(len);
+        if out[start..].ends_with(&[0, 0, 0xff, 0xff]) {
+            out.truncate(len - 4);
+        }
     });
 }
 
