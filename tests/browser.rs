@@ -3,8 +3,7 @@
 //! module, connects, publishes, subscribes and requests, to itself and
 //! across transports to an async-nats client over TCP; with
 //! permessage-deflate, payloads big enough to be compressed (Chromium to
-//! ringnats; both ways is ignored while Chromium refuses what ringnats
-//! compresses, see below); and `allowed_origins` admitting the page's
+//! ringnats and back); and `allowed_origins` admitting the page's
 //! origin and refusing another.
 //!
 //! Needs Debian's Chromium and the npm packages of tests/browser, which
@@ -410,13 +409,11 @@ mod compressed_messages_cross_both_ways_with_chromium {
     use super::*;
 
     #[test]
-    #[ignore = "Chromium fails on the second compressed message that ends in a final block"]
     fn uring() {
         common::run_test(Io::Uring, compressed_both_ways);
     }
 
     #[test]
-    #[ignore = "Chromium fails on the second compressed message that ends in a final block"]
     fn epoll() {
         common::run_test(Io::Epoll, compressed_both_ways);
     }
