@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Io, Server, Start};
+use common::{next, Io, Server, Start};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -223,13 +223,6 @@ fn payloads(who: &str, sizes: &[usize]) -> Vec<Vec<u8>> {
 
 fn start(io: Io, config: &str) -> Server {
     Start::new(io).config(config).args(&["-D"]).start()
-}
-
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
 }
 
 /// The page's counterpart over TCP: it answers `rust.svc`, publishes its

@@ -12,19 +12,8 @@ mod common;
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
-use common::{Io, Server, Start};
+use common::{next, sync, Io, Server, Start};
 use futures::{FutureExt, StreamExt};
-
-/// A round trip through the server on `client`'s own connection.
-async fn sync(client: &Client) {
-    let inbox = client.new_inbox();
-    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
-    client.publish(inbox, "sync".into()).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("round trip")
-        .expect("message");
-}
 
 async fn connect(server: &Server) -> Client {
     async_nats::ConnectOptions::new()
@@ -49,13 +38,6 @@ fn shard_of(server: &Server, client: &Client) -> usize {
     let cid = client.server_info().client_id;
     let line = server.wait_for_log(&format!("cid:{cid} - Client connection created on shard "));
     line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
 }
 
 io_tests! {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Io, Server, Start};
+use common::{sync, Io, Server, Start};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
@@ -147,18 +147,6 @@ async fn tcp_client(server: &Server) -> async_nats::Client {
         .connect(server.url())
         .await
         .expect("a TCP client connects")
-}
-
-/// A round trip through the server on the client's own connection: its
-/// subscriptions are live on every shard after it.
-async fn sync(client: &async_nats::Client) {
-    let inbox = client.new_inbox();
-    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
-    client.publish(inbox, "sync".into()).await.unwrap();
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("the sync message in time")
-        .expect("subscription open");
 }
 
 impl Peer {

@@ -8,8 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::ws::{client_deflate, inflate, masked_frame, request, WsRaw};
-use common::{Io, Server, Start};
-use futures::StreamExt;
+use common::{next, sync, Io, Server, Start};
 
 const WS: &str = "websocket { host: 127.0.0.1, port: -1, no_tls: true }";
 const WS_COMPRESSION: &str =
@@ -33,22 +32,6 @@ async fn tcp_client(server: &Server) -> async_nats::Client {
         .connect(server.url())
         .await
         .unwrap()
-}
-
-/// A round trip through the server on the client's own connection: its
-/// subscriptions are live on every shard after it.
-async fn sync(client: &async_nats::Client) {
-    let inbox = client.new_inbox();
-    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
-    client.publish(inbox, "sync".into()).await.unwrap();
-    next(&mut sub).await;
-}
-
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
 }
 
 io_tests! {

@@ -12,6 +12,25 @@ use std::time::Duration;
 
 pub mod ws;
 
+/// A round trip through the server on `client`'s own connection: its
+/// subscriptions are live on every shard after it (async-nats's flush()
+/// returns before the server's PONG).
+pub async fn sync(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
+    client.publish(inbox, "sync".into()).await.unwrap();
+    next(&mut sub).await;
+}
+
+/// The subscription's next message, within 10 s.
+pub async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    use futures::StreamExt;
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
 /// The IO runtimes every behaviour is tested on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Io {
