@@ -354,6 +354,15 @@ io_tests! {
         assert_eq!(raw.line(), "PONG");
     };
 
+    the_websocket_block_sets_its_own_ping_interval => |io| async move {
+        let server = start(io, "websocket { host: 127.0.0.1, port: -1, no_tls: true, ping_interval: \"200ms\" }");
+        let (mut ws, _) = WsRaw::upgrade(&server.ws_addr(), &[]);
+        ws.send(b"CONNECT {\"verbose\":false}\r\n");
+        assert_eq!(ws.line(), "PING", "the server pings a websocket client at its interval");
+        ws.send(b"PONG\r\n");
+        assert!(ws.round_trip().is_empty());
+    };
+
     credentials_from_cookies_when_connect_has_none => |io| async move {
         let server = start(io, "websocket { host: 127.0.0.1, port: -1, no_tls: true, token_cookie: tok, authorization { token: t0k } }");
         let (mut ws, _) = WsRaw::upgrade(&server.ws_addr(), &["Cookie: other=1; tok=t0k"]);

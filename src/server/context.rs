@@ -62,6 +62,12 @@ impl ServerContext {
         let ws = ConnectionType::Websocket;
         let ws_liveness = Policy {
             auth_timeout: auth.required_for(ws).then(|| auth.timeout_for(ws)),
+            // The websocket block's own ping_interval, when it has one.
+            ping_interval: opts
+                .websocket
+                .as_ref()
+                .and_then(|w| w.ping_interval)
+                .unwrap_or(liveness.ping_interval),
             ..liveness
         };
         ServerContext {

@@ -26,6 +26,7 @@ thread_local! {
     static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
         RefCell::new(libdeflater::Decompressor::new());
     static INFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static DEFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The largest compressed message accepted: room for several max_payload
@@ -64,6 +65,18 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>) {
             out.truncate(len - 4);
         }
     });
+}
+
+/// Compresses `input` into this thread's scratch buffer and hands the
+/// result to `with`: a batch is compressed without an allocation.
+pub fn with_compressed<R>(input: &[u8], with: impl FnOnce(&[u8]) -> R) -> R {
+    DEFLATED.with_borrow_mut(|out| {
+        out.clear();
+        compress(input, out);
+        let r = with(out);
+        release(out);
+        r
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]

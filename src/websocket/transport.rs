@@ -264,14 +264,12 @@ impl WsWriter {
         spare.append(&mut self.control.borrow_mut());
         let payload = &batch[ROOM..];
         if compress {
-            let mut packed = Vec::with_capacity(payload_len / 2 + 64);
-            deflate::compress(payload, &mut packed);
             let max = if f.browser && !f.no_compressed_fragments {
                 BROWSER_FRAME
             } else {
                 usize::MAX
             };
-            frames_into(&mut spare, &packed, max, true);
+            deflate::with_compressed(payload, |packed| frames_into(&mut spare, packed, max, true));
         } else if split {
             // Browsers: each frame a whole message, as nats-server sends.
             for chunk in payload.chunks(BROWSER_FRAME) {
