@@ -21,7 +21,7 @@ const SUBSCRIBERS: usize = 100;
 const MESSAGES: usize = 1000;
 
 fn bench(c: &mut Criterion) {
-    let ctx = Arc::new(ServerContext::new(Options::default(), 1, 4222));
+    let ctx = Arc::new(ServerContext::new(Options::default(), 1, 4222, None));
     let (outbox, _inbox) = mesh(1).pop().unwrap();
     let ctx_policy = ctx.liveness;
     let shard = Shard::new(0, ctx, outbox);

@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod server;
 pub mod shard;
 pub mod subject;
+pub mod tls;
 pub mod websocket;
 
 /// The version reported in INFO and by `--version`.

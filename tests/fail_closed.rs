@@ -190,16 +190,8 @@ fn operator_trusted_keys_and_resolvers_are_refused() {
 }
 
 #[test]
-fn client_certificate_checks_are_refused() {
+fn users_from_client_certificates_are_refused() {
     let certs = certs();
-    refused(
-        &format!(
-            "websocket {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    verify: true\n  }}\n}}\n"
-        ),
-        6,
-        "verify",
-        "\"verify\" (client certificates)",
-    );
     refused(
         &format!(
             "leafnodes {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    verify_and_map: true\n  }}\n}}\n"
@@ -211,25 +203,8 @@ fn client_certificate_checks_are_refused() {
 }
 
 #[test]
-fn a_client_port_tls_block_is_refused() {
-    let certs = certs();
-    refused(
-        &format!(
-            "port: -1\ntls {{\n  cert_file: \"{certs}/server-cert.pem\"\n  key_file: \"{certs}/server-key.pem\"\n}}\n"
-        ),
-        2,
-        "tls",
-        "\"tls\" (TLS for the client port)",
-    );
-}
-
-#[test]
 fn flags_that_cannot_be_enforced_are_refused() {
-    for args in [
-        &["--user", "a", "--pass", HASH][..],
-        &["--auth", HASH],
-        &["--tls"],
-    ] {
+    for args in [&["--user", "a", "--pass", HASH][..], &["--auth", HASH]] {
         let out = Command::new(common::binary())
             .args(args)
             .args(["-t"])

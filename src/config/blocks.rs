@@ -314,9 +314,6 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             "ca_file" => t.ca_file = path(r),
             "verify" => {
                 t.verify = r.take(read::boolean(item, &key)).unwrap_or(false);
-                if t.verify {
-                    r.unenforced(item, "\"verify\" (client certificates)");
-                }
             }
             "verify_and_map" => {
                 t.verify_and_map = r.take(read::boolean(item, &key)).unwrap_or(false);
@@ -334,16 +331,51 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             "handshake_first" | "first" | "immediate" => {
                 t.handshake_first = r.take(read::boolean(item, &key)).unwrap_or(false)
             }
-            "cipher_suites"
-            | "curve_preferences"
-            | "min_version"
-            | "connection_rate_limit"
+            "min_version" => {
+                if let Some(v) = r.take(read::string(item, &key)) {
+                    match crate::tls::parse_min_version(&v) {
+                        Ok(v13) => t.min_version_13 = v13,
+                        Err(e) => r.error(item, e),
+                    }
+                }
+            }
+            "cipher_suites" => {
+                if let Some(names) = r.take(read::strings(item, &key)) {
+                    if names.is_empty() {
+                        r.error(
+                            item,
+                            "error parsing tls config, 'cipher_suites' cannot be empty",
+                        );
+                    }
+                    for n in &names {
+                        if !crate::tls::is_known_cipher(n) {
+                            r.error(item, format!("unrecognized cipher {n}"));
+                        }
+                    }
+                    t.cipher_suites = names;
+                }
+            }
+            "curve_preferences" => {
+                if let Some(names) = r.take(read::strings(item, &key)) {
+                    if names.is_empty() {
+                        r.error(
+                            item,
+                            "error parsing tls config, 'curve_preferences' cannot be empty",
+                        );
+                    }
+                    for n in &names {
+                        if !crate::tls::is_known_curve(n) {
+                            r.error(item, format!("unrecognized curve preference {n}"));
+                        }
+                    }
+                    t.curve_preferences = names;
+                }
+            }
+            "connection_rate_limit"
             | "cert_store"
             | "cert_match"
             | "cert_match_by"
-            | "ca_certs_match" => {
-                r.ignored(entry, "rustls chooses ciphers, curves and versions itself")
-            }
+            | "ca_certs_match" => r.unenforced(item, &format!("\"{}\" in a tls block", entry.key)),
             _ => r.error(
                 item,
                 format!(

@@ -227,9 +227,18 @@ impl Cli {
             || self.tlskey.is_some()
             || self.tlscacert.is_some();
         if tls_flag {
-            return Err(ConfigError::general(
-                "--tls: TLS for the client port is not supported yet: ringnats refuses to start rather than run without it",
-            ));
+            // Flags complete (or override) the file's tls block, as in nats-server.
+            let t = o.tls.get_or_insert_with(Default::default);
+            if let Some(c) = &self.tlscert {
+                t.cert_file = Some(c.clone());
+            }
+            if let Some(k) = &self.tlskey {
+                t.key_file = Some(k.clone());
+            }
+            if let Some(ca) = &self.tlscacert {
+                t.ca_file = Some(ca.clone());
+            }
+            t.verify |= self.tlsverify;
         }
         if let Some(n) = self.shards {
             if n == 0 {

@@ -197,6 +197,13 @@ pub struct TlsOptions {
     /// Seconds allowed for the TLS handshake.
     pub timeout: Option<Duration>,
     pub handshake_first: bool,
+    /// The lowest version accepted: TLS 1.2 (the default) or 1.3.
+    pub min_version_13: bool,
+    /// TLS 1.2 suites by their IANA names (TLS 1.3's are not configurable,
+    /// as in Go); empty: all.
+    pub cipher_suites: Vec<String>,
+    /// Key exchange groups in order of preference (Go's names); empty: all.
+    pub curve_preferences: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -32,12 +32,7 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
     }
 
     if let Some(tls) = &o.tls {
-        check_tls_files(tls, r);
-        if let Some(item) = at("tls") {
-            // Serving plain TCP where TLS was asked for would expose what
-            // the configuration means to protect.
-            r.unenforced(item, "\"tls\" (TLS for the client port)");
-        }
+        check_tls(tls, r);
     }
 
     if let Some(item) = at("authorization") {
@@ -61,12 +56,7 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
 
     if let (Some(ws), Some(item)) = (&o.websocket, ws_item) {
         match &ws.tls {
-            Some(tls) => {
-                check_tls_files(tls, r);
-                // Serving ws:// where wss:// was asked for would expose
-                // what the configuration means to protect.
-                r.unenforced(item, "\"tls\" in the websocket block (wss://)");
-            }
+            Some(tls) => check_tls(tls, r),
             None if !ws.no_tls => r.error(
                 item,
                 "websocket requires TLS configuration (add a tls { cert_file, key_file } block, or no_tls: true for testing)",
@@ -213,6 +203,24 @@ fn check_listener_ports(o: &Options, map: &Map, r: &mut Report) {
                 }
             }
         }
+    }
+}
+
+/// A served `tls` block: its files, then the configuration rustls builds
+/// from them (a key that does not match the certificate, `verify` without
+/// a CA), so `-t` finds what the start would refuse.
+fn check_tls(tls: &TlsOptions, r: &mut Report) {
+    let before = r.errors.len();
+    check_tls_files(tls, r);
+    if r.errors.len() > before {
+        return;
+    }
+    if let (Some(pos), Err(e)) = (&tls.pos, crate::tls::server_config(tls)) {
+        let item = &Item {
+            value: super::value::Value::Bool(true),
+            pos: pos.clone(),
+        };
+        r.error(item, e);
     }
 }
 

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 pub mod epoll;
 pub mod probe;
+pub mod tls;
 pub mod uring;
 
 /// One IO runtime: how to run a shard and how to turn a bound socket into

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::auth::{Accounts, Authenticator};
 use crate::config::options::ConnectionType;
@@ -28,13 +29,20 @@ pub struct ServerContext {
     info: ServerInfo,
     /// The WebSocket listener's upgrade policy and INFO, when it listens.
     pub websocket: Option<WebsocketContext>,
+    /// TLS on the client port, when its `tls {}` block is set.
+    pub client_tls: Option<ClientTls>,
     next_cid: AtomicU64,
     connections: AtomicUsize,
     pub stopping: AtomicBool,
 }
 
 impl ServerContext {
-    pub fn new(opts: Options, shards: usize, port: u16) -> ServerContext {
+    pub fn new(
+        opts: Options,
+        shards: usize,
+        port: u16,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> ServerContext {
         let accounts = Accounts::from_options(&opts);
         let auth = Authenticator::new(&opts, &accounts);
         let server_id = nkeys::KeyPair::new_server().public_key();
@@ -52,8 +60,21 @@ impl ServerContext {
             headers: !opts.no_header_support,
             auth_required: auth.required(),
             max_payload: opts.max_payload as usize,
+            tls_required: tls.is_some(),
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             ..ServerInfo::default()
         };
+        let client_tls = tls.map(|config| {
+            let t = opts
+                .tls
+                .as_ref()
+                .expect("a TLS config comes from a tls block");
+            ClientTls {
+                config,
+                timeout: t.timeout.unwrap_or(crate::tls::DEFAULT_TIMEOUT),
+                handshake_first: t.handshake_first,
+            }
+        });
         let liveness = Policy {
             ping_interval: opts.ping_interval,
             ping_max: opts.ping_max,
@@ -80,6 +101,7 @@ impl ServerContext {
             ws_liveness,
             info,
             websocket: None,
+            client_tls,
             next_cid: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -119,7 +141,7 @@ impl ServerContext {
     /// The WebSocket listener is on `port`: its upgrade policy and the INFO
     /// its clients get (nats-server's: the websocket host and port, its
     /// TLS, its advertised URL).
-    pub fn websocket_listening(&mut self, port: u16) {
+    pub fn websocket_listening(&mut self, port: u16, tls: Option<Arc<rustls::ServerConfig>>) {
         let Some(ws) = &self.opts.websocket else {
             return;
         };
@@ -156,6 +178,7 @@ impl ServerContext {
             policy,
             info,
             handshake_timeout: ws.handshake_timeout,
+            tls,
         });
     }
 
@@ -176,5 +199,18 @@ impl ServerContext {
 pub struct WebsocketContext {
     pub policy: handshake::Policy,
     pub info: ServerInfo,
+    /// Covers the TLS handshake too, from accept to the 101.
     pub handshake_timeout: std::time::Duration,
+    /// wss://: the TLS every connection starts with.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// TLS on the client port.
+pub struct ClientTls {
+    pub config: Arc<rustls::ServerConfig>,
+    /// The time a client has for its handshake.
+    pub timeout: std::time::Duration,
+    /// nats-server 2.10's `handshake_first`: TLS before INFO, rather than
+    /// INFO in the clear (with `tls_required`) and then TLS.
+    pub handshake_first: bool,
 }

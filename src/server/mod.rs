@@ -54,12 +54,28 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     // "Listening" line): one sent at once must be a clean stop, not the
     // default action killing the process.
     let signals = Signals::install();
-    if opts.tls.is_some() {
-        // Serving plain TCP where TLS was asked for would expose what the
-        // configuration means to protect.
-        crate::fatal!("tls for the client port is not supported yet: refusing to start without it");
-        return ExitCode::FAILURE;
-    }
+    // TLS configurations are built before anything listens: one that cannot
+    // be built stops the start (never a plain port where TLS was asked for).
+    let client_tls = match opts.tls.as_ref().map(crate::tls::server_config).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            crate::fatal!("TLS configuration of the client port: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ws_tls = match opts
+        .websocket
+        .as_ref()
+        .and_then(|w| w.tls.as_ref())
+        .map(crate::tls::server_config)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            crate::fatal!("TLS configuration of the websocket port: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let shards = opts
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -110,9 +126,9 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut ctx = ServerContext::new(opts, shards, port);
+    let mut ctx = ServerContext::new(opts, shards, port, client_tls);
     if let Some(p) = ws_port {
-        ctx.websocket_listening(p);
+        ctx.websocket_listening(p, ws_tls);
     }
     let ctx = Arc::new(ctx);
     crate::info!("Starting ringnats");
@@ -167,7 +183,14 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         if ws.tls.is_none() {
             crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
         }
-        crate::info!("Listening for websocket clients on ws://{}:{p}", ws.host);
+        let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
+        crate::info!(
+            "Listening for websocket clients on {scheme}://{}:{p}",
+            ws.host
+        );
+    }
+    if ctx.client_tls.is_some() {
+        crate::info!("TLS required for client connections");
     }
     crate::info!(
         "Listening for client connections on {}:{}",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::{writer, Port, Shard};
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Flags};
-use crate::net::Stream;
+use crate::net::{self, Stream};
 use crate::protocol::{
     encode, ClientOp, ClientParser, ConnectOptions, ParserLimits, ProtocolError,
 };
@@ -32,22 +32,84 @@ const READ_MAX: usize = 256 * 1024;
 /// idle most of the time) and takes one only when bytes are there.
 const CONVERSATION: Duration = Duration::from_millis(50);
 
-/// Serves one connection accepted on `port` until it closes. A WebSocket
-/// connection upgrades first; from then on every connection runs the
-/// same loop, the WebSocket frames decoded in place between the read and
-/// the NATS parser.
+/// Serves one connection accepted on `port` until it closes. TLS comes
+/// first where the port has it (on the client port after an INFO in the
+/// clear, as nats-server 2.9 does, unless `handshake_first`); a WebSocket
+/// connection upgrades next. From then on every connection runs the same
+/// loop, the WebSocket frames decoded in place between the read (and its
+/// decryption) and the NATS parser.
 pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, port: Port) {
     let ctx = shard.ctx.clone();
-    let stream = Rc::new(stream);
-    let (kind, ws, mut early) = match port {
-        Port::Client => (ConnectionType::Standard, None, Vec::new()),
-        Port::Websocket => match upgrade(&shard, &*stream, addr).await {
-            Some((up, early)) => (ConnectionType::Websocket, Some(up), early),
-            None => {
-                stream.shutdown();
-                return;
+    let cid = ctx.next_client_id();
+    match port {
+        Port::Client => {
+            let Some(tls) = &ctx.client_tls else {
+                return run(shard, stream, addr, cid, None, false).await;
+            };
+            let info_sent = !tls.handshake_first;
+            if info_sent {
+                let mut info = Vec::new();
+                ctx.write_info(&mut info, cid, addr, port);
+                if stream.write_all(info, 0).await.0.is_err() {
+                    return stream.shutdown();
+                }
             }
-        },
+            let handshake = net::tls::accept(stream, tls.config.clone());
+            match tokio::time::timeout(tls.timeout, handshake).await {
+                Ok(Ok(tls)) => run(shard, tls, addr, cid, None, info_sent).await,
+                Ok(Err(e)) => crate::error!("{addr} - cid:{cid} - TLS handshake error: {e}"),
+                Err(_) => crate::error!("{addr} - cid:{cid} - TLS handshake error: timeout"),
+            }
+        }
+        Port::Websocket => {
+            let Some(ws) = ctx.websocket.as_ref() else {
+                return;
+            };
+            // The handshake timeout runs from accept to the 101, TLS included.
+            let deadline = tokio::time::Instant::now() + ws.handshake_timeout;
+            let Some(tls) = &ws.tls else {
+                return websocket(shard, stream, addr, cid, deadline).await;
+            };
+            let handshake = net::tls::accept(stream, tls.clone());
+            match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(Ok(tls)) => websocket(shard, tls, addr, cid, deadline).await,
+                Ok(Err(e)) => crate::error!("{addr} - websocket TLS handshake error: {e}"),
+                Err(_) => crate::debug!("{addr} - websocket handshake timeout"),
+            }
+        }
+    }
+}
+
+/// A WebSocket connection: the upgrade, then the session.
+async fn websocket<S: Stream>(
+    shard: Rc<Shard>,
+    stream: S,
+    addr: SocketAddr,
+    cid: u64,
+    deadline: tokio::time::Instant,
+) {
+    match upgrade(&shard, &stream, addr, deadline).await {
+        Some(up) => run(shard, stream, addr, cid, Some(up), false).await,
+        None => stream.shutdown(),
+    }
+}
+
+/// The session proper, once the connection is what it will stay: `ws` is
+/// the upgrade (and any bytes sent right after it) for a WebSocket client;
+/// `info_sent` when INFO already went out in the clear.
+async fn run<S: Stream>(
+    shard: Rc<Shard>,
+    stream: S,
+    addr: SocketAddr,
+    cid: u64,
+    ws: Option<(handshake::Upgrade, Vec<u8>)>,
+    info_sent: bool,
+) {
+    let ctx = shard.ctx.clone();
+    let stream = Rc::new(stream);
+    let (port, kind, ws, mut early) = match ws {
+        None => (Port::Client, ConnectionType::Standard, None, Vec::new()),
+        Some((up, early)) => (Port::Websocket, ConnectionType::Websocket, Some(up), early),
     };
     let max_payload = ctx.opts.max_payload as usize;
     let mut ws_reader = ws
@@ -61,14 +123,16 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
         })
     });
     let client = Rc::new(Client::new(
-        ctx.next_client_id(),
+        cid,
         addr,
         kind,
         Instant::now(),
         ctx.liveness_for(kind),
         ws_writer,
     ));
-    ctx.write_info(&mut client.out(), client.cid, addr, port);
+    if !info_sent {
+        ctx.write_info(&mut client.out(), client.cid, addr, port);
+    }
     let admitted = ctx.admit_connection();
     tokio::task::spawn_local(writer::write_loop(
         client.clone(),
@@ -226,13 +290,14 @@ fn consume(
     }
 }
 
-/// The WebSocket upgrade, within the handshake timeout: reads the request,
+/// The WebSocket upgrade, by the handshake's deadline: reads the request,
 /// answers 101 or the refusal's status. Returns the upgrade and any bytes
 /// read past the request.
 async fn upgrade<S: Stream>(
     shard: &Shard,
     stream: &S,
     addr: SocketAddr,
+    deadline: tokio::time::Instant,
 ) -> Option<(handshake::Upgrade, Vec<u8>)> {
     let ws = shard.ctx.websocket.as_ref()?;
     let read_request = async {
@@ -264,7 +329,7 @@ async fn upgrade<S: Stream>(
             }
         }
     };
-    match tokio::time::timeout(ws.handshake_timeout, read_request).await {
+    match tokio::time::timeout_at(deadline, read_request).await {
         Ok(done) => done,
         Err(_) => {
             crate::debug!("{addr} - websocket handshake timeout");

@@ -22,7 +22,7 @@ struct World {
 
 impl World {
     fn new(n: usize) -> World {
-        let ctx = Arc::new(ServerContext::new(Options::default(), n, 4222));
+        let ctx = Arc::new(ServerContext::new(Options::default(), n, 4222, None));
         let mut shards = Vec::new();
         let mut inboxes = Vec::new();
         for (id, (outbox, inbox)) in mesh::<Envelope>(n).into_iter().enumerate() {
@@ -336,7 +336,7 @@ fn accounts_keep_subjects_apart_across_shards() {
         ],
         ..Options::default()
     };
-    let ctx = Arc::new(ServerContext::new(opts, 2, 4222));
+    let ctx = Arc::new(ServerContext::new(opts, 2, 4222, None));
     let mut w = World {
         shards: Vec::new(),
         inboxes: Vec::new(),
