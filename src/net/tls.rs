@@ -20,9 +20,13 @@ use rustls::{ServerConfig, ServerConnection};
 
 use super::Stream;
 
-/// Ciphertext is read this much at a time at least (a TLS record is at
-/// most 16 KiB plus its overhead).
-const CIPHER_READ_MIN: usize = 4096;
+/// Ciphertext is read as much at a time as the session has room for in
+/// plaintext (it grows its buffer while reads fill it), at least this: a
+/// connection waiting in conversation holds no more than a plain one.
+const CIPHER_READ_MIN: usize = 512;
+
+/// Handshake flights (a client's certificate chain) come in bigger reads.
+const HANDSHAKE_READ: usize = 4096;
 
 pub struct TlsStream<S: Stream> {
     inner: S,
@@ -54,7 +58,7 @@ pub async fn accept<S: Stream>(inner: S, config: Arc<ServerConfig>) -> io::Resul
             break;
         }
         let drained = tls.cipher_at.get() == tls.cipher.borrow().len();
-        if drained && !tls.read_cipher(0).await? {
+        if drained && !tls.read_cipher(HANDSHAKE_READ).await? {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         if let Err(e) = tls.feed_handshake() {

@@ -38,27 +38,22 @@ const CONVERSATION: Duration = Duration::from_millis(50);
 /// connection upgrades next. From then on every connection runs the same
 /// loop, the WebSocket frames decoded in place between the read (and its
 /// decryption) and the NATS parser.
+///
+/// Each stage's future is boxed: a task is as big as its largest state,
+/// and an idle connection should pay for the session loop only, not for
+/// the handshakes it went through.
 pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, port: Port) {
     let ctx = shard.ctx.clone();
     let cid = ctx.next_client_id();
     match port {
         Port::Client => {
             let Some(tls) = &ctx.client_tls else {
-                return run(shard, stream, addr, cid, None, false).await;
+                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false)).await;
             };
             let info_sent = !tls.handshake_first;
-            if info_sent {
-                let mut info = Vec::new();
-                ctx.write_info(&mut info, cid, addr, port);
-                if stream.write_all(info, 0).await.0.is_err() {
-                    return stream.shutdown();
-                }
-            }
-            let handshake = net::tls::accept(stream, tls.config.clone());
-            match tokio::time::timeout(tls.timeout, handshake).await {
-                Ok(Ok(tls)) => run(shard, tls, addr, cid, None, info_sent).await,
-                Ok(Err(e)) => crate::error!("{addr} - cid:{cid} - TLS handshake error: {e}"),
-                Err(_) => crate::error!("{addr} - cid:{cid} - TLS handshake error: timeout"),
+            let start = Box::pin(client_tls(&ctx, stream, addr, cid, info_sent));
+            if let Some(stream) = start.await {
+                Box::pin(run(shard, stream, addr, cid, None, info_sent)).await;
             }
         }
         Port::Websocket => {
@@ -68,14 +63,65 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
             // The handshake timeout runs from accept to the 101, TLS included.
             let deadline = tokio::time::Instant::now() + ws.handshake_timeout;
             let Some(tls) = &ws.tls else {
-                return websocket(shard, stream, addr, cid, deadline).await;
+                return Box::pin(websocket(shard, Rc::new(stream), addr, cid, deadline)).await;
             };
-            let handshake = net::tls::accept(stream, tls.clone());
-            match tokio::time::timeout_at(deadline, handshake).await {
-                Ok(Ok(tls)) => websocket(shard, tls, addr, cid, deadline).await,
-                Ok(Err(e)) => crate::error!("{addr} - websocket TLS handshake error: {e}"),
-                Err(_) => crate::debug!("{addr} - websocket handshake timeout"),
+            let start = Box::pin(wss_tls(stream, tls.clone(), addr, deadline));
+            if let Some(stream) = start.await {
+                Box::pin(websocket(shard, stream, addr, cid, deadline)).await;
             }
+        }
+    }
+}
+
+/// The client port's TLS start: INFO in the clear first (unless
+/// `handshake_first`), then the handshake within the TLS timeout. The
+/// stream comes back on the heap, where the session keeps it.
+async fn client_tls<S: Stream>(
+    ctx: &crate::server::ServerContext,
+    stream: S,
+    addr: SocketAddr,
+    cid: u64,
+    info_sent: bool,
+) -> Option<Rc<net::tls::TlsStream<S>>> {
+    let tls = ctx.client_tls.as_ref()?;
+    if info_sent {
+        let mut info = Vec::new();
+        ctx.write_info(&mut info, cid, addr, Port::Client);
+        if stream.write_all(info, 0).await.0.is_err() {
+            stream.shutdown();
+            return None;
+        }
+    }
+    let handshake = net::tls::accept(stream, tls.config.clone());
+    match tokio::time::timeout(tls.timeout, handshake).await {
+        Ok(Ok(tls)) => Some(Rc::new(tls)),
+        Ok(Err(e)) => {
+            crate::error!("{addr} - cid:{cid} - TLS handshake error: {e}");
+            None
+        }
+        Err(_) => {
+            crate::error!("{addr} - cid:{cid} - TLS handshake error: timeout");
+            None
+        }
+    }
+}
+
+/// wss://: the TLS handshake, by the deadline of the whole upgrade.
+async fn wss_tls<S: Stream>(
+    stream: S,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    addr: SocketAddr,
+    deadline: tokio::time::Instant,
+) -> Option<Rc<net::tls::TlsStream<S>>> {
+    match tokio::time::timeout_at(deadline, net::tls::accept(stream, config)).await {
+        Ok(Ok(tls)) => Some(Rc::new(tls)),
+        Ok(Err(e)) => {
+            crate::error!("{addr} - websocket TLS handshake error: {e}");
+            None
+        }
+        Err(_) => {
+            crate::debug!("{addr} - websocket handshake timeout");
+            None
         }
     }
 }
@@ -83,13 +129,13 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
 /// A WebSocket connection: the upgrade, then the session.
 async fn websocket<S: Stream>(
     shard: Rc<Shard>,
-    stream: S,
+    stream: Rc<S>,
     addr: SocketAddr,
     cid: u64,
     deadline: tokio::time::Instant,
 ) {
-    match upgrade(&shard, &stream, addr, deadline).await {
-        Some(up) => run(shard, stream, addr, cid, Some(up), false).await,
+    match Box::pin(upgrade(&shard, &*stream, addr, deadline)).await {
+        Some(up) => Box::pin(run(shard, stream, addr, cid, Some(up), false)).await,
         None => stream.shutdown(),
     }
 }
@@ -99,14 +145,13 @@ async fn websocket<S: Stream>(
 /// `info_sent` when INFO already went out in the clear.
 async fn run<S: Stream>(
     shard: Rc<Shard>,
-    stream: S,
+    stream: Rc<S>,
     addr: SocketAddr,
     cid: u64,
     ws: Option<(handshake::Upgrade, Vec<u8>)>,
     info_sent: bool,
 ) {
     let ctx = shard.ctx.clone();
-    let stream = Rc::new(stream);
     let (port, kind, ws, mut early) = match ws {
         None => (Port::Client, ConnectionType::Standard, None, Vec::new()),
         Some((up, early)) => (Port::Websocket, ConnectionType::Websocket, Some(up), early),
