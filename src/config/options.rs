@@ -315,7 +315,10 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("https", "the monitoring port serves plain HTTP"),
     ("https_port", "the monitoring port serves plain HTTP"),
     ("http_base_path", "monitoring is served at the root"),
-    ("allow_non_tls", "it only matters with TLS handshake-first"),
+    (
+        "allow_non_tls",
+        "TLS stays required on the client port: plain clients are refused",
+    ),
     (
         "disable_sublist_cache",
         "the subject index cache is always on",
