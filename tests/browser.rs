@@ -1,10 +1,11 @@
 //! The official browser client, nats.ws, in headless Chromium against
-//! ringnats over ws://: a page served from here imports nats.ws's ES
-//! module, connects, publishes, subscribes and requests, to itself and
+//! ringnats over ws:// and wss://: a page served from here imports nats.ws's
+//! ES module, connects, publishes, subscribes and requests, to itself and
 //! across transports to an async-nats client over TCP; with
 //! permessage-deflate, payloads big enough to be compressed (Chromium to
 //! ringnats and back); and `allowed_origins` admitting the page's
-//! origin and refusing another.
+//! origin and refusing another. Over wss:// Chromium trusts the test
+//! server's key alone (see `trust`), not certificates at large.
 //!
 //! Needs Debian's Chromium and the npm packages of tests/browser, which
 //! tests/browser/setup.sh installs (tests/run.sh runs it); without them
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::tls::pki;
 use common::{next, Io, Server, Start};
 use futures::StreamExt;
 use serde_json::Value;
@@ -84,14 +86,13 @@ impl Pages {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The page's URL, told where the server is and which sizes to send;
-    /// `extra` is more of the query string (`&only=up`).
-    fn page(&self, server: &Server, sizes: &[usize], extra: &str) -> String {
+    /// The page's URL, told the server's ws:// or wss:// URL and which
+    /// sizes to send; `extra` is more of the query string (`&only=up`).
+    fn page(&self, ws: &str, sizes: &[usize], extra: &str) -> String {
         let sizes: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
         format!(
-            "{}/page.html?ws={}&sizes={}{extra}",
+            "{}/page.html?ws={ws}&sizes={}{extra}",
             self.origin(),
-            server.ws_url(),
             sizes.join(",")
         )
     }
@@ -158,9 +159,19 @@ impl Visit {
 /// Loads each URL in headless Chromium, in order, and returns what each
 /// page reported.
 async fn browse(urls: &[String]) -> Vec<Visit> {
+    browse_trusting(urls, None).await
+}
+
+/// As `browse`, with Chromium accepting the certificate whose key has the
+/// SPKI hash `spki` (see `trust`).
+async fn browse_trusting(urls: &[String], spki: Option<&str>) -> Vec<Visit> {
     require_setup();
     let driver = PathBuf::from(DIR).join("driver.mjs");
-    let run = tokio::process::Command::new("node")
+    let mut cmd = tokio::process::Command::new("node");
+    if let Some(spki) = spki {
+        cmd.env("BROWSER_TRUST_SPKI", spki);
+    }
+    let run = cmd
         .arg(driver)
         .args(urls)
         .current_dir(DIR)
@@ -354,13 +365,61 @@ fn assert_page_did_it_all(v: &Visit, sizes: &[usize]) {
     assert_eq!(r["sentReply"], format!("sent {n}"), "{}", v.show());
 }
 
-/// The page from `pages` against `server`, with the TCP peer, sizes as
-/// given; returns what the page reported.
-async fn round_trip(server: &Server, pages: &Pages, sizes: &[usize]) -> Visit {
+/// The base64 SHA-256 of the test server certificate's SubjectPublicKeyInfo,
+/// for Chromium's --ignore-certificate-errors-spki-list: Chromium then
+/// accepts that one key's certificate (its issuer, the test CA, is unknown
+/// to it) and still refuses any other it cannot verify. The certificate's
+/// SPKI is its key pair's public half, taken here from the key file.
+fn trust() -> String {
+    use base64::Engine;
+    use rcgen::PublicKeyData;
+    let pem = std::fs::read_to_string(&pki().server_key).unwrap();
+    let spki = rcgen::KeyPair::from_pem(&pem)
+        .unwrap()
+        .subject_public_key_info();
+    let sha256 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .unwrap()
+        .common
+        .hash_provider
+        .hash(&spki);
+    base64::engine::general_purpose::STANDARD.encode(sha256.as_ref())
+}
+
+fn wss_url(server: &Server) -> String {
+    format!("wss://{}", server.ws_addr())
+}
+
+/// How the page reaches the server.
+#[derive(Clone, Copy, PartialEq)]
+enum Scheme {
+    Ws,
+    /// wss://, Chromium trusting the test certificate.
+    Wss,
+}
+
+/// The page from `pages` against `server` over `scheme`, with the TCP
+/// peer, sizes as given; returns what the page reported.
+async fn round_trip(server: &Server, pages: &Pages, sizes: &[usize], scheme: Scheme) -> Visit {
     let mut peer = Peer::start(server, sizes).await;
-    let mut visits = browse(&[pages.page(server, sizes, "")]).await;
+    let (ws, spki) = match scheme {
+        Scheme::Ws => (server.ws_url(), None),
+        Scheme::Wss => (wss_url(server), Some(trust())),
+    };
+    let mut visits = browse_trusting(&[pages.page(&ws, sizes, "")], spki.as_deref()).await;
     let visit = visits.pop().unwrap();
     assert_page_did_it_all(&visit, sizes);
+    // The WebSocket Chromium opened was the one asked for (it adds the path).
+    let opened = format!("{ws}/ opened");
+    assert!(
+        visit.json["websocket"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == &opened[..]),
+        "{}",
+        visit.show()
+    );
     peer.check(sizes).await;
     let served = pages.served();
     assert!(
@@ -385,7 +444,7 @@ const COMPRESSED_SIZES: [usize; 2] = [10 * 1024, 200 * 1024];
 async fn compressed_both_ways(io: Io) {
     let pages = Pages::serve();
     let server = start(io, &ws_config(", compression: true"));
-    let visit = round_trip(&server, &pages, &COMPRESSED_SIZES).await;
+    let visit = round_trip(&server, &pages, &COMPRESSED_SIZES, Scheme::Ws).await;
     let ext = extensions(&visit);
     assert!(
         ext.starts_with("permessage-deflate"),
@@ -416,12 +475,21 @@ fn ws_config(extra: &str) -> String {
     format!("websocket {{ host: 127.0.0.1, port: -1, no_tls: true{extra} }}")
 }
 
+/// A websocket block serving wss:// with the test certificate; the client
+/// port stays plain for the TCP peer.
+fn wss_config(extra: &str) -> String {
+    format!(
+        "websocket {{ host: 127.0.0.1, port: -1{extra}, {} }}",
+        pki().block("")
+    )
+}
+
 io_tests! {
     nats_ws_in_chromium_publishes_subscribes_and_requests => |io| async move {
         let pages = Pages::serve();
         let server = start(io, &ws_config(""));
         let sizes = [0, 64, 4096];
-        let visit = round_trip(&server, &pages, &sizes).await;
+        let visit = round_trip(&server, &pages, &sizes, Scheme::Ws).await;
         // Chromium offers permessage-deflate; without `compression` the
         // server does not take it.
         assert_eq!(visit.result()["extensions"], "", "{}", visit.show());
@@ -433,7 +501,7 @@ io_tests! {
         let pages = Pages::serve();
         let server = start(io, &ws_config(", compression: true"));
         let mut peer = Peer::start(&server, &COMPRESSED_SIZES).await;
-        let url = pages.page(&server, &COMPRESSED_SIZES, "&only=up");
+        let url = pages.page(&server.ws_url(), &COMPRESSED_SIZES, "&only=up");
         let visit = browse(&[url]).await.pop().unwrap();
         assert_page_finished(&visit);
         let ext = extensions(&visit);
@@ -449,7 +517,8 @@ io_tests! {
             &ws_config(&format!(", allowed_origins: [\"{}\"]", allowed.origin())),
         );
         let mut peer = Peer::start(&server, &[]).await;
-        let visits = browse(&[allowed.page(&server, &[], ""), other.page(&server, &[], "")]).await;
+        let ws = server.ws_url();
+        let visits = browse(&[allowed.page(&ws, &[], ""), other.page(&ws, &[], "")]).await;
         assert_page_did_it_all(&visits[0], &[]);
         peer.check(&[]).await;
 
@@ -470,5 +539,28 @@ io_tests! {
             "{:?}",
             other.served()
         );
+    };
+
+    nats_ws_in_chromium_over_wss => |io| async move {
+        let pages = Pages::serve();
+        let server = start(io, &wss_config(""));
+        let sizes = [0, 64, 4096];
+        round_trip(&server, &pages, &sizes, Scheme::Wss).await;
+        // Without the key trusted, Chromium refuses the certificate: it
+        // was the SPKI flag, not lax checking, that let the page in.
+        let visit = browse(&[pages.page(&wss_url(&server), &[], "")]).await.pop().unwrap();
+        let r = visit.result();
+        assert!(r["connected"] == false && !r["error"].is_null(), "{}", visit.show());
+        let events = visit.json["websocket"].to_string();
+        assert!(events.contains("ERR_CERT_AUTHORITY_INVALID"), "{}", visit.show());
+        server.wait_for_log("websocket TLS handshake error");
+    };
+
+    compression_over_wss_both_ways => |io| async move {
+        let pages = Pages::serve();
+        let server = start(io, &wss_config(", compression: true"));
+        let visit = round_trip(&server, &pages, &COMPRESSED_SIZES, Scheme::Wss).await;
+        let ext = extensions(&visit);
+        assert!(ext.starts_with("permessage-deflate"), "negotiated {ext:?}:\n{}", visit.show());
     };
 }

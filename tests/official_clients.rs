@@ -1,8 +1,10 @@
 //! The official Go client (nats.go) and Python client (nats-py) against
-//! ringnats over ws://, with a TCP peer (async-nats) on the other side:
-//! pub/sub, request/reply both ways across the transports, headers, the
-//! largest messages, and (Go) permessage-deflate, whose server→client
-//! messages end with a final DEFLATE block rather than a sync flush.
+//! ringnats over ws://, and over TLS (tls:// to the client port, wss:// to
+//! the websocket port, the server's certificate checked against the test
+//! CA), with a TCP peer (async-nats) on the other side: pub/sub,
+//! request/reply both ways across the transports, headers, the largest
+//! messages, and (Go) permessage-deflate, whose server→client messages end
+//! with a final DEFLATE block rather than a sync flush.
 //!
 //! The clients are programs in tests/clients/ that print what they saw as
 //! JSON lines; tests/clients/setup.sh (run by tests/run.sh) installs them.
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::tls::pki;
 use common::{sync, Io, Server, Start};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -144,6 +147,8 @@ async fn tcp_client(server: &Server) -> async_nats::Client {
     async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(10))
         .request_timeout(Some(WAIT))
+        // Used only when the client port serves TLS.
+        .add_root_certificates(pki().ca.clone())
         .connect(server.url())
         .await
         .expect("a TCP client connects")
@@ -512,7 +517,7 @@ fn go_program() -> PathBuf {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn python_program(url: &str) -> tokio::process::Command {
+fn python_program(url: &str, ca: Option<&Path>) -> tokio::process::Command {
     let deps = clients_dir().join("py/.deps");
     for module in ["nats/__init__.py", "aiohttp/__init__.py"] {
         assert!(
@@ -527,6 +532,7 @@ fn python_program(url: &str) -> tokio::process::Command {
         .arg(clients_dir().join("py/wsclient.py"))
         .arg(url)
         .arg(BIG.to_string())
+        .args(ca)
         .env("PYTHONPATH", deps)
         .env("PYTHONDONTWRITEBYTECODE", "1");
     cmd
@@ -593,23 +599,73 @@ async fn run(who: &'static str, mut cmd: tokio::process::Command, server: &Serve
 
 // ---- the scenarios ----
 
-async fn nats_go(io: Io, compression: bool) {
-    let server = start(io, if compression { WS_COMPRESSION } else { WS });
+/// How a client program reaches the server.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Over {
+    /// ws://, for Go through a Tap that sees the frames.
+    Ws,
+    /// wss:// to the websocket port; the client port stays plain.
+    Wss,
+    /// tls:// to the client port (INFO in the clear, then the handshake).
+    Tls,
+}
+
+impl Over {
+    fn config(self, compression: bool) -> String {
+        let z = if compression {
+            ", compression: true"
+        } else {
+            ""
+        };
+        match self {
+            Over::Ws if compression => WS_COMPRESSION.to_string(),
+            Over::Ws => WS.to_string(),
+            Over::Wss => format!(
+                "websocket {{ host: 127.0.0.1, port: -1{z}, {} }}",
+                pki().block("")
+            ),
+            Over::Tls => pki().block(""),
+        }
+    }
+
+    /// The URL for TLS transports, with the CA that verifies the server.
+    fn tls_url(self, server: &Server) -> Option<(String, &'static Path)> {
+        match self {
+            Over::Ws => None,
+            Over::Wss => Some((format!("wss://{}", server.ws_addr()), &pki().ca)),
+            Over::Tls => Some((format!("tls://{}", server.addr()), &pki().ca)),
+        }
+    }
+}
+
+async fn nats_go(io: Io, over: Over, compression: bool) {
+    let server = start(io, &over.config(compression));
     let mut peer = Peer::start(&server).await;
-    let tap = Tap::start(server.ws_addr()).await;
     let mut cmd = tokio::process::Command::new(go_program());
-    cmd.arg("-url")
-        .arg(tap.url())
-        .arg("-big")
-        .arg(BIG.to_string());
+    cmd.arg("-big").arg(BIG.to_string());
+    // Over ws:// the Tap sees what crosses; TLS it could not read.
+    let (url, tap) = match over.tls_url(&server) {
+        Some((url, ca)) => {
+            cmd.arg("-ca").arg(ca);
+            (url, None)
+        }
+        None => {
+            let tap = Tap::start(server.ws_addr()).await;
+            (tap.url(), Some(tap))
+        }
+    };
+    cmd.arg("-url").arg(&url);
     if compression {
         cmd.arg("-compression");
     }
     let r = run("nats.go", cmd, &server).await;
 
     let connect = r.step("connect");
-    assert_eq!(connect["url"], tap.url().as_str(), "{connect}");
+    assert_eq!(connect["url"], url.as_str(), "{connect}");
     assert_eq!(connect["headers"], true, "{connect}");
+    if over == Over::Tls {
+        assert_eq!(connect["tls"], true, "{connect}");
+    }
     assert!(
         connect["max_payload"].as_u64().unwrap() as usize >= BIG + 1024,
         "{connect}"
@@ -669,6 +725,7 @@ async fn nats_go(io: Io, compression: bool) {
     );
 
     // What crossed the wire: compressed both ways or not at all.
+    let Some(tap) = tap else { return };
     let tapped = tap.seen.lock().unwrap();
     let offered = tapped
         .response
@@ -711,14 +768,21 @@ async fn nats_go(io: Io, compression: bool) {
     );
 }
 
-async fn nats_py(io: Io) {
-    let server = start(io, WS);
+async fn nats_py(io: Io, over: Over) {
+    let server = start(io, &over.config(false));
     let mut peer = Peer::start(&server).await;
-    let r = run("nats-py", python_program(&server.ws_url()), &server).await;
+    let (url, ca) = match over.tls_url(&server) {
+        Some((url, ca)) => (url, Some(ca)),
+        None => (server.ws_url(), None),
+    };
+    let r = run("nats-py", python_program(&url, ca), &server).await;
 
     let connect = r.step("connect");
-    assert_eq!(connect["url"], server.ws_url().as_str(), "{connect}");
+    assert_eq!(connect["url"], url.as_str(), "{connect}");
     assert_eq!(connect["headers"], true, "{connect}");
+    if over == Over::Tls {
+        assert_eq!(connect["tls"], true, "{connect}");
+    }
     r.expect("pubsub", json!({ "payloads": ["one", "two", "three"] }));
     r.expect(
         "headers",
@@ -756,7 +820,14 @@ async fn nats_py(io: Io) {
 }
 
 io_tests! {
-    nats_go_over_ws => |io| nats_go(io, false);
-    nats_go_over_ws_compressed => |io| nats_go(io, true);
-    nats_py_over_ws => nats_py;
+    nats_go_over_ws => |io| nats_go(io, Over::Ws, false);
+    nats_go_over_ws_compressed => |io| nats_go(io, Over::Ws, true);
+    nats_go_over_tls => |io| nats_go(io, Over::Tls, false);
+    nats_go_over_wss => |io| nats_go(io, Over::Wss, false);
+    // The same offer and config that the ws:// run sees agreed through the
+    // Tap; here the compressed messages go through TLS, unseen.
+    nats_go_over_wss_compressed => |io| nats_go(io, Over::Wss, true);
+    nats_py_over_ws => |io| nats_py(io, Over::Ws);
+    nats_py_over_tls => |io| nats_py(io, Over::Tls);
+    nats_py_over_wss => |io| nats_py(io, Over::Wss);
 }

@@ -7,10 +7,15 @@
 // "console" holds the page's console messages and errors, "websocket" what
 // Chromium reports of each WebSocket (socket errors, close): the evidence
 // when a connection fails. Exit status 0 when every page set a result.
+//
+// BROWSER_TRUST_SPKI, the base64 SHA-256 of a certificate's
+// SubjectPublicKeyInfo, has Chromium accept that certificate (for wss://
+// to a server with a test certificate); every other one is checked as usual.
 import { chromium } from "playwright-core";
 
 const urls = process.argv.slice(2);
 const timeout = Number(process.env.BROWSER_PAGE_TIMEOUT_MS || 40000);
+const spki = process.env.BROWSER_TRUST_SPKI;
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -25,6 +30,8 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // Honoured because playwright-core sets a --user-data-dir.
+    ...(spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
   ],
 });
 

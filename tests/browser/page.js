@@ -1,5 +1,5 @@
 // nats.ws in the browser against ringnats. The query string says where
-// the server is (ws=ws://host:port) and which payload sizes to use
+// the server is (ws=ws://host:port or wss://host:port) and which payload sizes to use
 // (sizes=10240,204800); only=up keeps to publishing on browser.out (the
 // page then receives nothing bigger than a PONG). The outcome goes to window.result, which the
 // driver (driver.mjs) reads and prints for tests/browser.rs.
@@ -98,7 +98,7 @@ async function run() {
         socket.addEventListener("close", (e) => {
           r.closes.push({ code: e.code, reason: e.reason, wasClean: e.wasClean });
         });
-        return { socket, encrypted: false };
+        return { socket, encrypted: url.startsWith("wss://") };
       },
     });
   } catch (e) {

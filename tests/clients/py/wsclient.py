@@ -1,5 +1,5 @@
-"""Drives a NATS server over ws:// with the official Python client
-(nats-py, on aiohttp), step by step, and prints what it saw as one JSON
+"""Drives a NATS server over ws://, wss:// or tls:// with the official Python
+client (nats-py, on aiohttp for websockets), step by step, and prints what it saw as one JSON
 object a line on stdout. A peer on the server's other side (a TCP client,
 in the Rust test) answers on the subjects peer.*, as described in
 ../go/src/wsclient/main.go: peer.echo, peer.ask, peer.publish, peer.sink.
@@ -7,12 +7,15 @@ in the Rust test) answers on the subjects peer.*, as described in
 Any failure ends the program with status 1 and a line on stderr that names
 the step.
 
-    PYTHONPATH=.deps python3 wsclient.py ws://127.0.0.1:PORT
+    PYTHONPATH=.deps python3 wsclient.py ws://127.0.0.1:PORT [BIG_SIZE [CA_FILE]]
+
+With CA_FILE, the server's certificate is verified against that CA.
 """
 
 import asyncio
 import hashlib
 import json
+import ssl
 import sys
 
 import nats
@@ -85,16 +88,18 @@ async def sync(nc):
     await sub.unsubscribe()
 
 
-async def main(url):
+async def main(url, ca):
     global step
 
     async def error_cb(e):
         errors.append(repr(e))
 
     step = "connect"
+    tls = ssl.create_default_context(cafile=ca) if ca else None
     try:
         nc = await nats.connect(
             url,
+            tls=tls,
             name="wsclient-py",
             connect_timeout=WAIT,
             allow_reconnect=False,
@@ -107,6 +112,7 @@ async def main(url):
         url=nc.connected_url.geturl(),
         max_payload=nc.max_payload,
         headers=bool(nc._server_info.get("headers")),
+        tls=bool(nc._server_info.get("tls_required")),
     )
 
     step = "pubsub"
@@ -180,6 +186,6 @@ async def main(url):
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        print("usage: wsclient.py WS_URL [BIG_SIZE]", file=sys.stderr)
+        print("usage: wsclient.py URL [BIG_SIZE [CA_FILE]]", file=sys.stderr)
         sys.exit(2)
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else None))

@@ -1,5 +1,5 @@
-// wsclient drives a NATS server over ws:// with the official Go client
-// (nats.go), step by step, and prints what it saw as one JSON object a
+// wsclient drives a NATS server over ws://, wss:// or tls:// with the
+// official Go client (nats.go), step by step, and prints what it saw as one JSON object a
 // line on stdout. A peer on the server's other side (a TCP client, in the
 // Rust test) answers on the subjects peer.*:
 //
@@ -181,7 +181,8 @@ func requestText(subject, body string) *nats.Msg {
 }
 
 func main() {
-	url := flag.String("url", "", "the server's ws:// URL")
+	url := flag.String("url", "", "the server's ws://, wss:// or tls:// URL")
+	ca := flag.String("ca", "", "a CA file to verify the server's certificate with")
 	compression := flag.Bool("compression", false, "ask for permessage-deflate")
 	big := flag.Int("big", 1024*1024-1024, "the size of the largest message")
 	flag.Parse()
@@ -189,7 +190,11 @@ func main() {
 	step = "connect"
 	closed := make(chan struct{})
 	var err error
-	nc, err = nats.Connect(*url,
+	var trust []nats.Option
+	if *ca != "" {
+		trust = append(trust, nats.RootCAs(*ca))
+	}
+	nc, err = nats.Connect(*url, append(trust,
 		nats.Name("wsclient-go"),
 		nats.Compression(*compression),
 		nats.Timeout(wait),
@@ -207,13 +212,14 @@ func main() {
 				asyncMu.Unlock()
 			}
 		}),
-	)
+	)...)
 	if err != nil {
 		fail("%v", err)
 	}
 	report(map[string]interface{}{
 		"version":     nats.Version,
 		"url":         nc.ConnectedUrl(),
+		"tls":         nc.TLSRequired(),
 		"max_payload": nc.MaxPayload(),
 		"headers":     nc.HeadersSupported(),
 	})
