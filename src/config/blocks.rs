@@ -340,36 +340,16 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
                 }
             }
             "cipher_suites" => {
-                if let Some(names) = r.take(read::strings(item, &key)) {
-                    if names.is_empty() {
-                        r.error(
-                            item,
-                            "error parsing tls config, 'cipher_suites' cannot be empty",
-                        );
-                    }
-                    for n in &names {
-                        if !crate::tls::is_known_cipher(n) {
-                            r.error(item, format!("unrecognized cipher {n}"));
-                        }
-                    }
-                    t.cipher_suites = names;
-                }
+                t.cipher_suites = tls_names(item, &key, r, crate::tls::is_known_cipher, "cipher")
             }
             "curve_preferences" => {
-                if let Some(names) = r.take(read::strings(item, &key)) {
-                    if names.is_empty() {
-                        r.error(
-                            item,
-                            "error parsing tls config, 'curve_preferences' cannot be empty",
-                        );
-                    }
-                    for n in &names {
-                        if !crate::tls::is_known_curve(n) {
-                            r.error(item, format!("unrecognized curve preference {n}"));
-                        }
-                    }
-                    t.curve_preferences = names;
-                }
+                t.curve_preferences = tls_names(
+                    item,
+                    &key,
+                    r,
+                    crate::tls::is_known_curve,
+                    "curve preference",
+                )
             }
             "connection_rate_limit"
             | "cert_store"
@@ -391,6 +371,28 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
         _ => {}
     }
     Some(t)
+}
+
+/// A tls block's list of Go names (`cipher_suites`, `curve_preferences`):
+/// not empty, each one known, with nats-server's messages.
+fn tls_names(
+    item: &Item,
+    key: &str,
+    r: &mut Report,
+    known: fn(&str) -> bool,
+    what: &str,
+) -> Vec<String> {
+    let names = r.take(read::strings(item, key)).unwrap_or_default();
+    if names.is_empty() {
+        r.error(
+            item,
+            format!("error parsing tls config, '{key}' cannot be empty"),
+        );
+    }
+    for n in names.iter().filter(|n| !known(n)) {
+        r.error(item, format!("unrecognized {what} {n}"));
+    }
+    names
 }
 
 /// `websocket { ... }` with every key of nats-server's block.

@@ -65,7 +65,13 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
             let Some(tls) = &ws.tls else {
                 return Box::pin(websocket(shard, Rc::new(stream), addr, cid, deadline)).await;
             };
-            let start = Box::pin(wss_tls(stream, tls.clone(), addr, deadline));
+            let start = Box::pin(handshake(
+                stream,
+                tls.clone(),
+                addr,
+                deadline,
+                Port::Websocket,
+            ));
             if let Some(stream) = start.await {
                 Box::pin(websocket(shard, stream, addr, cid, deadline)).await;
             }
@@ -92,35 +98,32 @@ async fn client_tls<S: Stream>(
             return None;
         }
     }
-    let handshake = net::tls::accept(stream, tls.config.clone());
-    match tokio::time::timeout(tls.timeout, handshake).await {
-        Ok(Ok(tls)) => Some(Rc::new(tls)),
-        Ok(Err(e)) => {
-            crate::error!("{addr} - cid:{cid} - TLS handshake error: {e}");
-            None
-        }
-        Err(_) => {
-            crate::error!("{addr} - cid:{cid} - TLS handshake error: timeout");
-            None
-        }
-    }
+    let deadline = tokio::time::Instant::now() + tls.timeout;
+    handshake(stream, tls.config.clone(), addr, deadline, Port::Client).await
 }
 
-/// wss://: the TLS handshake, by the deadline of the whole upgrade.
-async fn wss_tls<S: Stream>(
+/// A TLS handshake by `deadline` (for wss://, the deadline of the whole
+/// upgrade); the stream comes back on the heap, where the session keeps it.
+async fn handshake<S: Stream>(
     stream: S,
     config: std::sync::Arc<rustls::ServerConfig>,
     addr: SocketAddr,
     deadline: tokio::time::Instant,
+    port: Port,
 ) -> Option<Rc<net::tls::TlsStream<S>>> {
+    let what = if port == Port::Websocket {
+        "websocket "
+    } else {
+        ""
+    };
     match tokio::time::timeout_at(deadline, net::tls::accept(stream, config)).await {
         Ok(Ok(tls)) => Some(Rc::new(tls)),
         Ok(Err(e)) => {
-            crate::error!("{addr} - websocket TLS handshake error: {e}");
+            crate::error!("{addr} - {what}TLS handshake error: {e}");
             None
         }
         Err(_) => {
-            crate::debug!("{addr} - websocket handshake timeout");
+            crate::error!("{addr} - {what}TLS handshake error: timeout");
             None
         }
     }
