@@ -176,7 +176,10 @@ io_tests! {
         let config = Arc::new(client_config(&[&rustls::version::TLS12]));
         let mut conn = rustls::ClientConnection::new(config, name).unwrap();
         let mut s = rustls::Stream::new(&mut conn, &mut tcp);
-        assert!(s.write_all(b"PING\r\n").and_then(|()| s.flush()).and_then(|()| s.read(&mut [0u8; 16])).is_err());
+        let refused = s.write_all(b"PING\r\n").and_then(|()| s.flush()).and_then(|()| s.read(&mut [0u8; 16]));
+        // The server says why, with the alert TLS has for it.
+        let err = refused.expect_err("a TLS 1.2 client was served").to_string();
+        assert!(err.contains("ProtocolVersion"), "{err}");
         // TLS 1.3 is served.
         let mut tcp = TcpStream::connect(server.addr()).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -187,6 +190,25 @@ io_tests! {
         let mut s = rustls::Stream::new(&mut conn, &mut tcp);
         s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").unwrap();
         assert_eq!(line(&mut s), "PONG");
+    };
+
+    key_updates_mid_stream_are_answered => |io| async move {
+        let server = start(io, &pki().block(", handshake_first: true"));
+        let mut s = raw_tls(&server.addr(), client_config(&[&rustls::version::TLS13]));
+        line(&mut s); // INFO
+        s.write_all(b"CONNECT {\"verbose\":false}\r\nSUB k 1\r\nPING\r\n").unwrap();
+        assert_eq!(line(&mut s), "PONG");
+        for round in 0..5 {
+            // A key update that asks for the server's: its records after
+            // the answer come under its new key, which only the answer
+            // tells the client.
+            s.conn.refresh_traffic_keys().unwrap();
+            let payload = format!("after update {round}");
+            write!(s, "PUB k {}\r\n{payload}\r\n", payload.len()).unwrap();
+            s.flush().unwrap();
+            assert_eq!(line(&mut s), format!("MSG k 1 {}", payload.len()));
+            assert_eq!(line(&mut s), payload);
+        }
     };
 
     plain_text_on_a_tls_port_is_closed_and_others_go_on => |io| async move {

@@ -1,22 +1,26 @@
 //! TLS over any `Stream`: `accept` runs the server handshake, and the
 //! `TlsStream` it returns is itself a `Stream`, so the session, the
-//! WebSocket upgrade and the writer run unchanged above it. Reads decrypt
-//! into the caller's buffer; writes encrypt the caller's batch in one pass
-//! and send the records in one write.
+//! WebSocket upgrade and the writer run unchanged above it.
+//!
+//! rustls runs unbuffered: the ciphertext read from the socket, the
+//! plaintext that did not fit the caller's buffer and the records waiting
+//! to be sent are buffers of ours, owned and moved as io_uring wants, and
+//! each is given back when empty. An idle connection holds rustls's keys
+//! and state and nothing else.
 //!
 //! The reading and writing tasks share the rustls connection; neither
 //! holds it across an await. Records rustls must send on its own (alerts,
-//! a key update's answer) go out through whichever task is not already
-//! writing, so two writes never interleave on the socket.
-//!
-//! Idle cost: the ciphertext buffer is given back whenever the session
-//! waits for readability, so an idle connection holds only rustls's state.
+//! a key update's answer) join the queue of records to send, and whichever
+//! task is not already writing sends them, so two writes never interleave
+//! on the socket and records leave in the order they were made.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
+use rustls::ServerConfig;
 
 use super::Stream;
 
@@ -30,45 +34,67 @@ const HANDSHAKE_READ: usize = 4096;
 
 pub struct TlsStream<S: Stream> {
     inner: S,
-    conn: RefCell<ServerConnection>,
-    /// Ciphertext read but not yet handed to rustls, from `cipher_at` on.
-    cipher: RefCell<Vec<u8>>,
-    cipher_at: Cell<usize>,
+    conn: RefCell<UnbufferedServerConnection>,
+    /// Ciphertext read from the socket; rustls has processed (and we have
+    /// discarded) everything before `incoming_at`. What follows is never
+    /// more than an incomplete record (the reader processes all it can),
+    /// plus handshake records rustls holds while it joins a message.
+    incoming: RefCell<Vec<u8>>,
+    incoming_at: Cell<usize>,
+    /// Decrypted plaintext the caller's buffer had no room for, from
+    /// `plain_at` on.
+    plain: RefCell<Vec<u8>>,
+    plain_at: Cell<usize>,
+    /// Records to send, in the order rustls made them.
+    outgoing: RefCell<Vec<u8>>,
     peer_closed: Cell<bool>,
     writing: Cell<bool>,
+}
+
+/// Where the connection stands after processing what has come in.
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    /// The handshake needs more bytes from the client.
+    Blocked,
+    /// Application data may flow (and a batch given to `process` is encrypted).
+    Traffic,
+    /// Both sides have closed.
+    Closed,
 }
 
 /// Runs the server side of the TLS handshake on `inner`. The caller
 /// bounds it with its timeout.
 pub async fn accept<S: Stream>(inner: S, config: Arc<ServerConfig>) -> io::Result<TlsStream<S>> {
-    let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
-    // Our batches are bounded by the writer; rustls must take each whole.
-    conn.set_buffer_limit(None);
+    let conn = UnbufferedServerConnection::new(config).map_err(io::Error::other)?;
     let tls = TlsStream {
         inner,
         conn: RefCell::new(conn),
-        cipher: RefCell::new(Vec::new()),
-        cipher_at: Cell::new(0),
+        incoming: RefCell::new(Vec::new()),
+        incoming_at: Cell::new(0),
+        plain: RefCell::new(Vec::new()),
+        plain_at: Cell::new(0),
+        outgoing: RefCell::new(Vec::new()),
         peer_closed: Cell::new(false),
         writing: Cell::new(false),
     };
-    while tls.conn.borrow().is_handshaking() {
-        tls.flush().await?;
-        if !tls.conn.borrow().is_handshaking() {
-            break;
-        }
-        let drained = tls.cipher_at.get() == tls.cipher.borrow().len();
-        if drained && !tls.read_cipher(HANDSHAKE_READ).await? {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        if let Err(e) = tls.feed_handshake() {
-            // The alert rustls queued tells the client why.
-            let _ = tls.flush().await;
-            return Err(e);
+    loop {
+        let progress = tls.process(None, None);
+        // Sends the server's flight, or the alert that tells the client why not.
+        let flushed = tls.flush().await;
+        match progress? {
+            Progress::Traffic => {
+                flushed?;
+                return Ok(tls);
+            }
+            Progress::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Progress::Blocked => {
+                flushed?;
+                if !tls.read_more(HANDSHAKE_READ).await? {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
         }
     }
-    tls.flush().await?;
-    Ok(tls)
 }
 
 impl<S: Stream> TlsStream<S> {
@@ -80,95 +106,145 @@ impl<S: Stream> TlsStream<S> {
             .is_some_and(|c| !c.is_empty())
     }
 
-    /// Feeds ciphertext to rustls until the handshake is done, leaving what
-    /// follows it for the first read.
-    fn feed_handshake(&self) -> io::Result<()> {
+    /// Runs rustls over the buffered ciphertext until it needs more:
+    /// handshake records and alerts join `outgoing`, decrypted records
+    /// go into the spare capacity of `into` (the rest, and all of them
+    /// when there is no `into`, into `plain`), and once traffic may flow,
+    /// `batch` is encrypted onto `outgoing`. On an error, the alert rustls
+    /// made for it is queued too.
+    fn process(
+        &self,
+        mut into: Option<&mut Vec<u8>>,
+        batch: Option<&[u8]>,
+    ) -> io::Result<Progress> {
         let mut conn = self.conn.borrow_mut();
-        let cipher = self.cipher.borrow();
-        let mut at = self.cipher_at.get();
-        while at < cipher.len() && conn.is_handshaking() {
-            let mut rd = &cipher[at..];
-            conn.read_tls(&mut rd)?;
-            at = cipher.len() - rd.len();
-            self.cipher_at.set(at);
-            conn.process_new_packets().map_err(invalid)?;
+        let mut incoming = self.incoming.borrow_mut();
+        let mut outgoing = self.outgoing.borrow_mut();
+        let mut failed: Option<rustls::Error> = None;
+        loop {
+            let at = self.incoming_at.get();
+            let status = conn.process_tls_records(&mut incoming[at..]);
+            let discard = status.discard;
+            let step = match status.state {
+                Err(e) => Step::Failed(e),
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    match append_sized(&mut outgoing, |out| match data.encode(out) {
+                        Ok(n) => Wrote::Done(n),
+                        Err(EncodeError::InsufficientSize(e)) => Wrote::Needs(e.required_size),
+                        Err(EncodeError::AlreadyEncoded) => Wrote::Done(0),
+                    }) {
+                        Ok(()) => Step::Continue,
+                        Err(e) => Step::Io(e),
+                    }
+                }
+                // `outgoing` holds them until they are sent.
+                Ok(ConnectionState::TransmitTlsData(data)) => {
+                    data.done();
+                    Step::Continue
+                }
+                Ok(ConnectionState::ReadTraffic(mut records)) => {
+                    let mut plain = self.plain.borrow_mut();
+                    let mut step = Step::Continue;
+                    while let Some(record) = records.next_record() {
+                        match record {
+                            Ok(record) => deliver(record.payload, into.as_deref_mut(), &mut plain),
+                            Err(e) => {
+                                step = Step::Failed(e);
+                                break;
+                            }
+                        }
+                    }
+                    step
+                }
+                Ok(ConnectionState::PeerClosed) => {
+                    self.peer_closed.set(true);
+                    Step::Continue
+                }
+                Ok(ConnectionState::Closed) => {
+                    self.peer_closed.set(true);
+                    Step::Done(Progress::Closed)
+                }
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => match batch {
+                    Some(batch) => {
+                        match append_sized(&mut outgoing, |out| match traffic.encrypt(batch, out) {
+                            Ok(n) => Wrote::Done(n),
+                            Err(EncryptError::InsufficientSize(e)) => Wrote::Needs(e.required_size),
+                            Err(EncryptError::EncryptExhausted) => Wrote::Failed,
+                        }) {
+                            Ok(()) => Step::Done(Progress::Traffic),
+                            Err(e) => Step::Io(e),
+                        }
+                    }
+                    None => Step::Done(Progress::Traffic),
+                },
+                // BlockedHandshake, and early data, which this server never accepts.
+                Ok(_) => Step::Done(Progress::Blocked),
+            };
+            self.incoming_at.set(at + discard);
+            match step {
+                Step::Continue => continue,
+                Step::Io(e) => return Err(e),
+                // Once more after an error, to queue the alert rustls made for it.
+                Step::Failed(e) if failed.is_none() => failed = Some(e),
+                Step::Failed(_) | Step::Done(_) if failed.is_some() => {
+                    return Err(invalid(failed.take().expect("checked")))
+                }
+                Step::Failed(e) => return Err(invalid(e)),
+                Step::Done(progress) => {
+                    if self.incoming_at.get() == incoming.len() {
+                        incoming.clear();
+                        self.incoming_at.set(0);
+                    }
+                    return Ok(progress);
+                }
+            }
         }
-        Ok(())
     }
 
-    /// Reads more ciphertext from the socket into the ciphertext buffer;
+    /// Reads more ciphertext from the socket after what is buffered;
     /// false at the end of the stream.
-    async fn read_cipher(&self, hint: usize) -> io::Result<bool> {
-        let mut cipher = self.cipher.take();
-        cipher.clear();
-        cipher.reserve(hint.max(CIPHER_READ_MIN));
-        let (res, cipher) = self.inner.read(cipher).await;
-        self.cipher_at.set(0);
+    async fn read_more(&self, hint: usize) -> io::Result<bool> {
+        let want = hint.max(CIPHER_READ_MIN);
+        let at = self.incoming_at.get();
+        let left = {
+            let mut incoming = self.incoming.borrow_mut();
+            incoming.drain(..at);
+            self.incoming_at.set(0);
+            incoming.len()
+        };
+        // With nothing buffered the buffer itself goes to the socket. With
+        // an incomplete record buffered, rustls may look at those bytes
+        // while the read is in flight (the writer asks it to encrypt), so
+        // they stay where they are and the read fills a copy.
+        let buf = if left == 0 {
+            let mut buf = self.incoming.take();
+            buf.reserve(want);
+            buf
+        } else {
+            let mut buf = Vec::with_capacity(left + want);
+            buf.extend_from_slice(&self.incoming.borrow());
+            buf
+        };
+        let (res, buf) = self.inner.read(buf).await;
         let n = res?;
-        *self.cipher.borrow_mut() = cipher;
+        // Whatever rustls took meanwhile from the bytes left here is gone
+        // from the copy too.
+        *self.incoming.borrow_mut() = buf;
         Ok(n > 0)
     }
 
-    /// Decrypts what is buffered into the spare capacity of `buf`; returns
-    /// how many plaintext bytes were appended.
-    fn decrypt_into(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let mut conn = self.conn.borrow_mut();
-        let cipher = self.cipher.borrow();
-        let mut at = self.cipher_at.get();
-        let start = buf.len();
-        // rustls reads into initialised bytes: zero the spare room once.
-        buf.resize(buf.capacity(), 0);
-        let mut filled = start;
-        let result = loop {
-            if filled < buf.len() {
-                match conn.reader().read(&mut buf[filled..]) {
-                    Ok(0) => {}
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => break Err(e),
-                }
-            }
-            if filled == buf.len() || at == cipher.len() {
-                break Ok(());
-            }
-            let mut rd = &cipher[at..];
-            if let Err(e) = conn.read_tls(&mut rd) {
-                break Err(e);
-            }
-            at = cipher.len() - rd.len();
-            match conn.process_new_packets() {
-                Ok(state) => self.peer_closed.set(state.peer_has_closed()),
-                Err(e) => break Err(invalid(e)),
-            }
-        };
-        self.cipher_at.set(at);
-        buf.truncate(filled);
-        result.map(|()| filled - start)
-    }
-
-    /// Sends every record rustls has queued. A call made while another is
-    /// writing returns at once: the running one sends these too.
+    /// Sends every queued record. A call made while another is writing
+    /// returns at once: the running one sends these too.
     async fn flush(&self) -> io::Result<()> {
         if self.writing.replace(true) {
             return Ok(());
         }
-        let mut wire = Vec::new();
         let result = loop {
-            {
-                let mut conn = self.conn.borrow_mut();
-                wire.clear();
-                while conn.wants_write() {
-                    if let Err(e) = conn.write_tls(&mut wire) {
-                        self.writing.set(false);
-                        return Err(e);
-                    }
-                }
-            }
+            let wire = self.outgoing.take();
             if wire.is_empty() {
                 break Ok(());
             }
-            let (res, w) = self.inner.write_all(wire, 0).await;
-            wire = w;
+            let (res, _) = self.inner.write_all(wire, 0).await;
             if let Err(e) = res {
                 break Err(e);
             }
@@ -176,41 +252,114 @@ impl<S: Stream> TlsStream<S> {
         self.writing.set(false);
         result
     }
+
+    /// Hands plaintext kept from an earlier record to the caller.
+    fn take_plain(&self, buf: &mut Vec<u8>) -> usize {
+        let mut plain = self.plain.borrow_mut();
+        let at = self.plain_at.get();
+        let n = (buf.capacity() - buf.len()).min(plain.len() - at);
+        buf.extend_from_slice(&plain[at..at + n]);
+        if at + n == plain.len() {
+            *plain = Vec::new();
+            self.plain_at.set(0);
+        } else {
+            self.plain_at.set(at + n);
+        }
+        n
+    }
+}
+
+/// What a rustls call that writes records into our buffer answered.
+enum Wrote {
+    Done(usize),
+    Needs(usize),
+    Failed,
+}
+
+/// One turn of `process`.
+enum Step {
+    Continue,
+    Done(Progress),
+    Failed(rustls::Error),
+    Io(io::Error),
+}
+
+/// Appends what `write` produces to `out`, growing `out` to the size
+/// `write` asks for first.
+fn append_sized(out: &mut Vec<u8>, mut write: impl FnMut(&mut [u8]) -> Wrote) -> io::Result<()> {
+    let start = out.len();
+    let mut answer = write(&mut []);
+    if let Wrote::Needs(size) = answer {
+        out.resize(start + size, 0);
+        answer = write(&mut out[start..]);
+    }
+    match answer {
+        Wrote::Done(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Wrote::Needs(_) | Wrote::Failed => {
+            out.truncate(start);
+            Err(io::Error::other(
+                "TLS: no more records may be sent on this connection",
+            ))
+        }
+    }
+}
+
+/// Puts a decrypted record into the caller's spare capacity, and what does
+/// not fit after the plaintext already kept.
+fn deliver(payload: &[u8], into: Option<&mut Vec<u8>>, plain: &mut Vec<u8>) {
+    let mut rest = payload;
+    if let Some(buf) = into {
+        if plain.is_empty() {
+            let n = (buf.capacity() - buf.len()).min(rest.len());
+            buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+    }
+    plain.extend_from_slice(rest);
 }
 
 impl<S: Stream> Stream for TlsStream<S> {
     async fn readable(&self) -> io::Result<()> {
-        let buffered = self.cipher_at.get() < self.cipher.borrow().len();
-        // Records that came with the handshake's last flight may already
-        // be decrypted inside rustls.
-        let decrypted = match self.conn.borrow_mut().process_new_packets() {
-            Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
-            Err(_) => true,
-        };
-        if buffered || decrypted || self.peer_closed.get() {
+        let kept = self.plain_at.get() < self.plain.borrow().len();
+        let buffered = self.incoming_at.get() < self.incoming.borrow().len();
+        if kept || buffered || self.peer_closed.get() {
             return Ok(());
         }
         // Waiting idle: hold no ciphertext buffer meanwhile.
-        drop(self.cipher.take());
-        self.cipher_at.set(0);
+        drop(self.incoming.take());
+        self.incoming_at.set(0);
         self.inner.readable().await
     }
 
     async fn read(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let start = buf.len();
         loop {
-            let decrypted = self.decrypt_into(&mut buf);
-            if self.conn.borrow().wants_write() {
+            self.take_plain(&mut buf);
+            let processed = if self.plain.borrow().is_empty() {
+                self.process(Some(&mut buf), None)
+            } else {
+                Ok(Progress::Traffic)
+            };
+            if !self.outgoing.borrow().is_empty() {
                 if let Err(e) = self.flush().await {
                     return (Err(e), buf);
                 }
             }
-            match decrypted {
-                Ok(0) if self.peer_closed.get() => return (Ok(0), buf),
-                Ok(0) => {}
-                other => return (other, buf),
+            if let Err(e) = processed {
+                return (Err(e), buf);
+            }
+            let got = buf.len() - start;
+            if got > 0 {
+                return (Ok(got), buf);
+            }
+            if self.peer_closed.get() {
+                return (Ok(0), buf);
             }
             let room = buf.capacity() - buf.len();
-            match self.read_cipher(room).await {
+            match self.read_more(room).await {
                 Ok(true) => {}
                 Ok(false) => return (Ok(0), buf),
                 Err(e) => return (Err(e), buf),
@@ -219,9 +368,10 @@ impl<S: Stream> Stream for TlsStream<S> {
     }
 
     async fn write_all(&self, buf: Vec<u8>, from: usize) -> (io::Result<()>, Vec<u8>) {
-        let encrypted = self.conn.borrow_mut().writer().write_all(&buf[from..]);
-        if let Err(e) = encrypted {
-            return (Err(e), buf);
+        match self.process(None, Some(&buf[from..])) {
+            Ok(Progress::Traffic) => {}
+            Ok(_) => return (Err(io::ErrorKind::BrokenPipe.into()), buf),
+            Err(e) => return (Err(e), buf),
         }
         (self.flush().await, buf)
     }
