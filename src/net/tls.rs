@@ -123,7 +123,13 @@ impl<S: Stream> TlsStream<S> {
         let mut failed: Option<rustls::Error> = None;
         loop {
             let at = self.incoming_at.get();
-            let status = conn.process_tls_records(&mut incoming[at..]);
+            // After an error, only the alert it queued is wanted: the bad
+            // bytes again would make rustls build (and assert on) a second.
+            let records: &mut [u8] = match failed {
+                None => &mut incoming[at..],
+                Some(_) => &mut [],
+            };
+            let status = conn.process_tls_records(records);
             let discard = status.discard;
             let step = match status.state {
                 Err(e) => Step::Failed(e),

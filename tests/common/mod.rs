@@ -237,7 +237,11 @@ impl Server {
                 return l.clone();
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            assert!(!left.is_zero(), "no log line with {needle:?} in 10 s");
+            assert!(
+                !left.is_zero(),
+                "no log line with {needle:?} in 10 s; the log:\n{}",
+                lines.join("\n")
+            );
             lines = self.log.grew.wait_timeout(lines, left).unwrap().0;
         }
     }
