@@ -63,45 +63,50 @@ const HASH: &str = "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG
 const NKEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
 
 #[test]
-fn user_permissions_are_refused() {
-    refused(
-        "authorization {\n  users [\n    {user: a, password: b, permissions: {publish: \"foo\", subscribe: \"foo\"}}\n  ]\n}\n",
-        3,
-        "permissions",
-        "\"permissions\"",
-    );
+fn permissions_not_enforced_yet_are_refused() {
+    // Subscribe deny rules also filter what wildcard subscriptions receive.
     refused(
         "authorization { users [ {user: a, password: b, permissions: {subscribe: {deny: \"secret.>\"}}} ] }\n",
         1,
         "permissions",
-        "\"permissions\"",
+        "\"permissions\" with subscribe deny rules",
     );
     refused(
         "authorization { users [ {user: a, password: b, permission: {allow_responses: true}} ] }\n",
         1,
         "permission",
-        "\"permission\"",
+        "\"permission\" with allow_responses",
     );
-}
-
-#[test]
-fn default_permissions_are_refused() {
     refused(
-        "authorization {\n  default_permissions: { publish: { deny: \">\" } }\n  users [ {user: a, password: b} ]\n}\n",
+        "authorization {\n  default_permissions: { subscribe: { deny: \">\" } }\n  users [ {user: a, password: b} ]\n}\n",
         2,
         "default_permissions",
-        "\"default_permissions\"",
+        "\"default_permissions\" with subscribe deny rules",
+    );
+    refused(
+        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { publish: \"a.>\", allow_responses: true }\n  }\n}\n",
+        4,
+        "default_permissions",
+        "\"default_permissions\" with allow_responses",
     );
 }
 
 #[test]
-fn account_permissions_exports_and_imports_are_refused() {
-    refused(
-        "accounts {\n  A { users [ {user: a, password: a, permissions: {publish: \"a.>\"}} ] }\n}\n",
-        2,
-        "permissions",
-        "\"permissions\"",
-    );
+fn default_permissions_without_a_users_list_are_refused() {
+    // nats-server gives them to nobody: a single user or a token would be
+    // unrestricted.
+    for who in ["user: a, password: b", "token: t0k3n"] {
+        refused(
+            &format!("authorization {{\n  {who}\n  permissions: {{ publish: \"a.>\" }}\n}}\n"),
+            3,
+            "permissions",
+            "default_permissions apply to the users of a users list",
+        );
+    }
+}
+
+#[test]
+fn account_exports_and_imports_are_refused() {
     refused(
         "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    exports [ {stream: \"a.>\"} ]\n  }\n  B { imports [ {stream: {account: A, subject: \"a.>\"}} ] }\n}\n",
         4,
@@ -113,12 +118,6 @@ fn account_permissions_exports_and_imports_are_refused() {
         4,
         "imports",
         "account \"B\": \"imports\"",
-    );
-    refused(
-        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { subscribe: \"a.>\" }\n  }\n}\n",
-        4,
-        "default_permissions",
-        "account \"A\": \"default_permissions\"",
     );
 }
 

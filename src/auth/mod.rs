@@ -2,8 +2,13 @@
 //! options, and the account it binds to. Accounts keep subject spaces apart;
 //! every client belongs to one (`$G` when none is configured).
 
+pub mod permissions;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use permissions::{ConnPermissions, Permissions};
 
 use crate::config::options::{ConnectionType, Options, DEFAULT_AUTH_TIMEOUT};
 use crate::protocol::ConnectOptions;
@@ -49,6 +54,17 @@ struct UserEntry {
     password: Option<String>,
     account: u32,
     types: Option<Vec<ConnectionType>>,
+    permissions: Option<Arc<Permissions>>,
+}
+
+/// Who a client turned out to be.
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    /// The user's name, from a users list (for logs).
+    pub user: Option<String>,
+    pub account: u32,
+    /// `None`: it may publish and subscribe to anything.
+    pub permissions: Option<Arc<Permissions>>,
 }
 
 /// Checks CONNECT credentials against the configured users and token.
@@ -70,6 +86,9 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(opts: &Options, accounts: &Accounts) -> Authenticator {
         let mut users = HashMap::new();
+        let defaults = opts.auth.default_permissions.as_ref();
+        let compile =
+            |p: Option<&crate::config::options::Permissions>| p.and_then(Permissions::from_config);
         for u in opts.auth.users.iter().flatten() {
             users.insert(
                 u.username.clone(),
@@ -77,6 +96,7 @@ impl Authenticator {
                     password: u.password.clone(),
                     account: 0,
                     types: u.allowed_connection_types.clone(),
+                    permissions: compile(u.permissions.as_ref().or(defaults)),
                 },
             );
         }
@@ -89,6 +109,7 @@ impl Authenticator {
                         password: u.password.clone(),
                         account: id,
                         types: u.allowed_connection_types.clone(),
+                        permissions: compile(u.permissions.as_ref()),
                     },
                 );
             }
@@ -143,10 +164,11 @@ impl Authenticator {
         }
     }
 
-    /// The account the client binds to, or `None`: Authorization Violation.
-    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Option<u32> {
+    /// Who the client is (its account and permissions), or `None`:
+    /// Authorization Violation.
+    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Option<Login> {
         if !self.required_for(kind) {
-            return Some(0);
+            return Some(Login::default());
         }
         let ws = kind == ConnectionType::Websocket;
         let (token, single) = if ws && self.ws_override() {
@@ -155,12 +177,12 @@ impl Authenticator {
             (&self.token, &self.single)
         };
         if let Some(token) = token {
-            return (c.auth_token.as_deref() == Some(token.as_str())).then_some(0);
+            return (c.auth_token.as_deref() == Some(token.as_str())).then(Login::default);
         }
         if let Some((user, pass)) = single {
             let ok = c.user.as_deref() == Some(user.as_str())
                 && c.pass.as_deref().unwrap_or("") == pass.as_str();
-            return ok.then_some(0);
+            return ok.then(Login::default);
         }
         let no_auth_user = if ws && self.ws_no_auth_user.is_some() {
             &self.ws_no_auth_user
@@ -184,6 +206,10 @@ impl Authenticator {
                 return None;
             }
         }
-        Some(entry.account)
+        Some(Login {
+            user: Some(name.to_string()),
+            account: entry.account,
+            permissions: entry.permissions.clone(),
+        })
     }
 }

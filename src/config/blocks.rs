@@ -15,6 +15,7 @@ use super::value::{Item, Map, Value};
 /// `full` is false for the simple form of the websocket block (user/password/token/timeout).
 pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> Authorization {
     let mut a = Authorization::default();
+    let mut defaults_at = None;
     for entry in m.entries() {
         let item = &entry.item;
         let key = entry.key.to_ascii_lowercase();
@@ -40,6 +41,7 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
             "default_permissions" | "permissions" if full => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
                     a.default_permissions = Some(permissions(pm, item, &entry.key, r));
+                    defaults_at = Some(item);
                 }
             }
             _ => r.unknown(entry, "authorization"),
@@ -55,8 +57,25 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
         if a.users.is_some() && a.token.is_some() {
             r.error(_at, "Can not have a token and a users array");
         }
+        // nats-server gives them only to the users of a users list; without
+        // one they would restrict nobody.
+        if a.users.is_none() && a.default_permissions.as_ref().is_some_and(restricts) {
+            r.error(
+                defaults_at.unwrap_or(_at),
+                "default_permissions apply to the users of a users list, and there is none: ringnats refuses to start rather than let them restrict nobody",
+            );
+        }
     }
     a
+}
+
+/// Whether a permissions block allows or denies anything.
+fn restricts(p: &Permissions) -> bool {
+    let some = |sp: &Option<SubjectPermission>| {
+        sp.as_ref()
+            .is_some_and(|sp| !sp.allow.is_empty() || !sp.deny.is_empty())
+    };
+    some(&p.publish) || some(&p.subscribe) || p.allow_responses.is_some()
 }
 
 /// A `users` list: user/password entries and NKEY entries, apart.
@@ -145,16 +164,16 @@ fn secret(item: &Item, key: &str, what: &str, r: &mut Report) -> Option<String> 
     Some(s)
 }
 
-/// A permissions map. One that allows or denies anything is refused until
-/// permissions are enforced; an empty one (`permissions: {}`) restricts nothing.
+/// A permissions map. Publish rules and subscribe allow rules are
+/// enforced; subscribe deny rules (which also filter what wildcard
+/// subscriptions receive) and `allow_responses` are refused until they are.
 fn permissions(m: &Map, at: &Item, key: &str, r: &mut Report) -> Permissions {
     let p = read_permissions(m, r);
-    let restricts = |sp: &Option<SubjectPermission>| {
-        sp.as_ref()
-            .is_some_and(|sp| !sp.allow.is_empty() || !sp.deny.is_empty())
-    };
-    if restricts(&p.publish) || restricts(&p.subscribe) || p.allow_responses.is_some() {
-        r.unenforced(at, &format!("\"{key}\""));
+    if p.subscribe.as_ref().is_some_and(|sp| !sp.deny.is_empty()) {
+        r.unenforced(at, &format!("\"{key}\" with subscribe deny rules"));
+    }
+    if p.allow_responses.is_some() {
+        r.unenforced(at, &format!("\"{key}\" with allow_responses"));
     }
     p
 }
@@ -251,6 +270,7 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
             name: entry.key.clone(),
             users: Vec::new(),
         };
+        let mut defaults = None;
         match &item.value {
             Value::Map(am) => {
                 for e in am.entries() {
@@ -265,7 +285,12 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
                                 }
                             }
                         }
-                        "exports" | "imports" | "limits" | "default_permissions" => r.unenforced(
+                        "default_permissions" => {
+                            if let Some(pm) = r.take(read::map(&e.item, &k)) {
+                                defaults = Some(permissions(pm, &e.item, &e.key, r));
+                            }
+                        }
+                        "exports" | "imports" | "limits" => r.unenforced(
                             &e.item,
                             &format!("account \"{}\": \"{}\"", acc.name, e.key),
                         ),
@@ -280,6 +305,13 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
             Value::String(_) | Value::Bool(_) => {}
             _ => {
                 r.error(item, format!("account \"{}\": expected a map", entry.key));
+            }
+        }
+        // The account's users without permissions of their own get its
+        // default_permissions, as in nats-server.
+        if let Some(d) = defaults {
+            for u in acc.users.iter_mut().filter(|u| u.permissions.is_none()) {
+                u.permissions = Some(d.clone());
             }
         }
         out.push(acc);

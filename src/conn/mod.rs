@@ -11,11 +11,13 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
+use crate::auth::{ConnPermissions, Permissions};
 use crate::config::options::ConnectionType;
 use crate::protocol::ProtocolError;
 use crate::websocket::transport::{WsWriter, ROOM};
@@ -87,6 +89,8 @@ pub struct Client {
     /// Key in the shard's connection slab.
     key: Cell<usize>,
     account: Cell<u32>,
+    /// What its user may publish and subscribe to; `None`: anything.
+    permissions: RefCell<Option<Box<ConnPermissions>>>,
     flags: Cell<Flags>,
     name: RefCell<Option<String>>,
     state: Cell<State>,
@@ -125,6 +129,7 @@ impl Client {
             kind,
             key: Cell::new(usize::MAX),
             account: Cell::new(0),
+            permissions: RefCell::new(None),
             flags: Cell::new(Flags::default()),
             name: RefCell::new(None),
             state: Cell::new(State::Open),
@@ -172,6 +177,37 @@ impl Client {
 
     pub fn set_account(&self, account: u32) {
         self.account.set(account);
+    }
+
+    /// The permissions of `user` (`None`: unrestricted).
+    pub fn set_permissions(&self, permissions: Option<Arc<Permissions>>, user: Option<String>) {
+        *self.permissions.borrow_mut() =
+            permissions.map(|p| Box::new(ConnPermissions::new(p, user.unwrap_or_default())));
+    }
+
+    /// The user whose permissions apply, for the log.
+    pub fn permissions_user(&self) -> String {
+        self.permissions
+            .borrow()
+            .as_ref()
+            .map(|p| p.user().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether its user may publish to `subject` (decisions are kept).
+    #[inline]
+    pub fn may_publish(&self, subject: &[u8]) -> bool {
+        match self.permissions.borrow_mut().as_deref_mut() {
+            None => true,
+            Some(p) => p.may_publish(subject),
+        }
+    }
+
+    pub fn may_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        match self.permissions.borrow().as_deref() {
+            None => true,
+            Some(p) => p.may_subscribe(subject, queue),
+        }
     }
 
     pub fn flags(&self) -> Flags {

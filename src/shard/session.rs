@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{writer, Port, Shard};
+use crate::auth::permissions;
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Flags};
 use crate::net::{self, Stream};
@@ -449,6 +450,20 @@ fn handle(
             queue,
             sid,
         } => {
+            if !client.may_subscribe(subject, queue) {
+                let sid = String::from_utf8_lossy(sid);
+                let detail = match queue {
+                    Some(q) => format!(
+                        "Subject {}, Queue: {}, SID {sid}",
+                        permissions::quoted(subject),
+                        permissions::quoted(q)
+                    ),
+                    None => format!("Subject {}, SID {sid}", permissions::quoted(subject)),
+                };
+                let err = permissions::subscribe_violation(subject, queue);
+                violation(client, &err, "Subscription", &detail);
+                return Ok(());
+            }
             shard.subscribe(client, subject, queue, sid)?;
             if flags.verbose {
                 encode::write_ok(&mut client.out());
@@ -487,10 +502,34 @@ fn publish(
         // nats-server reports it and still delivers the message.
         ProtocolError::InvalidPublishSubject.write_err(&mut client.out());
     }
+    if !client.may_publish(subject) {
+        // Dropped, and the connection stays, as in nats-server.
+        let detail = format!("Subject {}", permissions::quoted(subject));
+        violation(
+            client,
+            &permissions::publish_violation(subject),
+            "Publish",
+            &detail,
+        );
+        return;
+    }
     if flags.verbose {
         encode::write_ok(&mut client.out());
     }
     shard.publish(client, subject, reply, header_len, message);
+}
+
+/// A refused publish or subscription: the client hears why (and stays);
+/// the log says who and what, as nats-server logs it (`Publish Violation
+/// - User "u", Subject "x"`).
+fn violation(client: &Client, err: &str, kind: &str, detail: &str) {
+    encode::write_err(&mut client.out(), err);
+    crate::error!(
+        "{} - cid:{} - {kind} Violation - User {}, {detail}",
+        client.addr,
+        client.cid,
+        permissions::quoted(client.permissions_user().as_bytes())
+    );
 }
 
 fn connect(
@@ -513,7 +552,7 @@ fn connect(
             opts.auth_token = c.token.clone();
         }
     }
-    let Some(account) = ctx.auth.check(&opts, client.kind) else {
+    let Some(login) = ctx.auth.check(&opts, client.kind) else {
         crate::error!(
             "{} - cid:{} - authentication error - User {:?}",
             client.addr,
@@ -524,11 +563,12 @@ fn connect(
     };
     let server_headers = !ctx.opts.no_header_support;
     opts.validate(server_headers)?;
-    if account != client.account() && client.has_subs() {
+    if login.account != client.account() && client.has_subs() {
         // Subscriptions made before CONNECT live in the global account.
         shard.unsubscribe_all(client);
     }
-    client.set_account(account);
+    client.set_account(login.account);
+    client.set_permissions(login.permissions, login.user);
     client.set_flags(Flags {
         connected: true,
         verbose: opts.verbose,

@@ -1,0 +1,361 @@
+//! What a user may publish and subscribe to: its `permissions` (or the
+//! block's `default_permissions`), decided as nats-server decides them.
+//!
+//! Lists are short (a handful of rules per user), so a rule list is a plain
+//! vector matched in order; what a connection publishes is remembered per
+//! subject, so the message path pays for a rule walk once per subject.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::options;
+use crate::subject::{has_wildcard, subject_matches_pattern};
+
+/// A subject pattern, with a queue group for subscribe rules written
+/// `"subject queue"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    subject: Box<[u8]>,
+    queue: Option<Box<[u8]>>,
+}
+
+/// Allow and deny lists; an empty allow list allows everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Rules {
+    allow: Vec<Rule>,
+    deny: Vec<Rule>,
+}
+
+/// Which rules of a list match a subject, as nats-server's permission
+/// sublists report it: plain rules and queue rules apart.
+struct Matched<'a> {
+    plain: bool,
+    queues: Vec<&'a [u8]>,
+}
+
+impl Rules {
+    fn from_config(p: &options::SubjectPermission) -> Rules {
+        let rules = |list: &[String]| list.iter().map(|s| Rule::parse(s)).collect();
+        Rules {
+            allow: rules(&p.allow),
+            deny: rules(&p.deny),
+        }
+    }
+
+    fn restricts(&self) -> bool {
+        !self.allow.is_empty() || !self.deny.is_empty()
+    }
+
+    /// A published subject: allowed by a plain rule of the allow list (if
+    /// there is one) and by none of the deny list.
+    fn allows_publish(&self, subject: &[u8]) -> bool {
+        let hit = |r: &Rule| subject_matches_pattern(subject, &r.subject);
+        (self.allow.is_empty() || self.allow.iter().any(hit)) && !self.deny.iter().any(hit)
+    }
+
+    /// A subscription: allowed when an allow rule covers every subject it
+    /// can receive (`foo.*` by `foo.*` or `foo.>`, not by `foo.bar`), and no
+    /// deny rule matches it taken token by token.
+    fn allows_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let mut allowed = true;
+        if !self.allow.is_empty() {
+            let m = matched(&self.allow, subject, covers);
+            allowed = m.plain;
+            // A queue named in the allow list decides for queue subscribers.
+            if let Some(q) = queue.filter(|_| !m.queues.is_empty()) {
+                allowed = queue_matches(q, &m.queues);
+            }
+        }
+        if allowed && !self.deny.is_empty() {
+            let m = matched(&self.deny, subject, |p, s| subject_matches_pattern(s, p));
+            allowed = !m.plain;
+            if let Some(q) = queue.filter(|_| allowed && !m.queues.is_empty()) {
+                allowed = !queue_matches(q, &m.queues);
+            }
+        }
+        allowed
+    }
+}
+
+fn matched<'a>(
+    rules: &'a [Rule],
+    subject: &[u8],
+    hit: impl Fn(&[u8], &[u8]) -> bool,
+) -> Matched<'a> {
+    let mut m = Matched {
+        plain: false,
+        queues: Vec::new(),
+    };
+    for r in rules.iter().filter(|r| hit(&r.subject, subject)) {
+        match &r.queue {
+            None => m.plain = true,
+            Some(q) => m.queues.push(q),
+        }
+    }
+    m
+}
+
+/// Whether every subject `sub` matches is matched by `pattern`. Unlike
+/// nats-server, which matches a subscription's `>` token as if it were one
+/// literal token (so `foo.*` there admits `SUB foo.>` and with it every
+/// deeper subject), a `>` is covered only by a `>`.
+fn covers(pattern: &[u8], sub: &[u8]) -> bool {
+    let mut p = pattern.split(|&b| b == b'.');
+    let mut s = sub.split(|&b| b == b'.');
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some(b">"), Some(_)) => return true,
+            (Some(b"*"), Some(t)) if t != b">" => {}
+            (Some(pt), Some(st)) if pt == st && pt != b"*" && pt != b">" => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A queue rule names the group itself, or a pattern of group names.
+fn queue_matches(queue: &[u8], rules: &[&[u8]]) -> bool {
+    rules
+        .iter()
+        .any(|&r| r == queue || (has_wildcard(r) && subject_matches_pattern(queue, r)))
+}
+
+impl Rule {
+    fn parse(s: &str) -> Rule {
+        let mut parts = s.split_whitespace();
+        let subject = parts.next().unwrap_or("").as_bytes().into();
+        let queue = parts.next().map(|q| q.as_bytes().into());
+        Rule { subject, queue }
+    }
+}
+
+/// A user's permissions, shared by all its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permissions {
+    publish: Option<Rules>,
+    subscribe: Option<Rules>,
+}
+
+impl Permissions {
+    /// `None` when the configuration restricts nothing.
+    pub fn from_config(p: &options::Permissions) -> Option<Arc<Permissions>> {
+        let keep = |sp: &Option<options::SubjectPermission>| {
+            sp.as_ref().map(Rules::from_config).filter(Rules::restricts)
+        };
+        let perms = Permissions {
+            publish: keep(&p.publish),
+            subscribe: keep(&p.subscribe),
+        };
+        (perms.publish.is_some() || perms.subscribe.is_some()).then(|| Arc::new(perms))
+    }
+
+    pub fn may_publish(&self, subject: &[u8]) -> bool {
+        self.publish
+            .as_ref()
+            .is_none_or(|r| r.allows_publish(subject))
+    }
+
+    pub fn may_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        self.subscribe
+            .as_ref()
+            .is_none_or(|r| r.allows_subscribe(subject, queue))
+    }
+}
+
+/// Subjects a connection's publish decisions are kept for, as nats-server
+/// keeps them (past this, the memory is dropped and built again).
+const CACHE_MAX: usize = 128;
+
+/// One connection's view of its user's permissions, with the publish
+/// decisions it has already made.
+#[derive(Debug)]
+pub struct ConnPermissions {
+    perms: Arc<Permissions>,
+    published: HashMap<Box<[u8]>, bool>,
+    /// Whose they are, for the log.
+    user: String,
+}
+
+impl ConnPermissions {
+    pub fn new(perms: Arc<Permissions>, user: String) -> ConnPermissions {
+        ConnPermissions {
+            perms,
+            published: HashMap::new(),
+            user,
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn may_publish(&mut self, subject: &[u8]) -> bool {
+        if self.perms.publish.is_none() {
+            return true;
+        }
+        if let Some(&allowed) = self.published.get(subject) {
+            return allowed;
+        }
+        let allowed = self.perms.may_publish(subject);
+        if self.published.len() >= CACHE_MAX {
+            self.published.clear();
+        }
+        self.published.insert(subject.into(), allowed);
+        allowed
+    }
+
+    pub fn may_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        self.perms.may_subscribe(subject, queue)
+    }
+}
+
+/// The `-ERR` text for a refused publish, as nats-server words it.
+pub fn publish_violation(subject: &[u8]) -> String {
+    format!("Permissions Violation for Publish to {}", quoted(subject))
+}
+
+/// The `-ERR` text for a refused subscription.
+pub fn subscribe_violation(subject: &[u8], queue: Option<&[u8]>) -> String {
+    match queue {
+        Some(q) => format!(
+            "Permissions Violation for Subscription to {} using queue {}",
+            quoted(subject),
+            quoted(q)
+        ),
+        None => format!(
+            "Permissions Violation for Subscription to {}",
+            quoted(subject)
+        ),
+    }
+}
+
+/// A subject in double quotes (the parser admits no whitespace or control
+/// bytes in one, so only quotes and backslashes need escaping).
+pub fn quoted(s: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(publish: (&[&str], &[&str]), subscribe: (&[&str], &[&str])) -> Arc<Permissions> {
+        let sp = |(allow, deny): (&[&str], &[&str])| {
+            Some(options::SubjectPermission {
+                allow: allow.iter().map(|s| s.to_string()).collect(),
+                deny: deny.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        Permissions::from_config(&options::Permissions {
+            publish: sp(publish),
+            subscribe: sp(subscribe),
+            allow_responses: None,
+        })
+        .expect("restricts")
+    }
+
+    #[test]
+    fn nothing_to_restrict_is_no_permissions() {
+        assert_eq!(
+            Permissions::from_config(&options::Permissions::default()),
+            None
+        );
+        let empty = options::Permissions {
+            publish: Some(Default::default()),
+            subscribe: Some(Default::default()),
+            allow_responses: None,
+        };
+        assert_eq!(Permissions::from_config(&empty), None);
+    }
+
+    #[test]
+    fn publish_allow_then_deny() {
+        let p = perms((&["orders.>", "status"], &["orders.secret.*"]), (&[], &[]));
+        assert!(p.may_publish(b"orders.new"));
+        assert!(p.may_publish(b"orders.a.b"));
+        assert!(p.may_publish(b"status"));
+        assert!(!p.may_publish(b"orders"), "> needs one token at least");
+        assert!(!p.may_publish(b"orders.secret.x"));
+        assert!(p.may_publish(b"orders.secret.x.y"), "* is one token");
+        assert!(!p.may_publish(b"other"));
+        let deny_only = perms((&[], &["admin.>"]), (&[], &[]));
+        assert!(deny_only.may_publish(b"anything"));
+        assert!(!deny_only.may_publish(b"admin.shutdown"));
+        assert!(
+            deny_only.may_subscribe(b"admin.>", None),
+            "no subscribe rules"
+        );
+    }
+
+    #[test]
+    fn subscriptions_are_matched_token_by_token() {
+        let p = perms((&[], &[]), (&["foo.*", "bar.>", "baz"], &[]));
+        assert!(p.may_subscribe(b"foo.x", None));
+        assert!(p.may_subscribe(b"foo.*", None));
+        assert!(p.may_subscribe(b"bar.*.x", None));
+        assert!(p.may_subscribe(b"bar.>", None));
+        assert!(!p.may_subscribe(b"foo.>", None), "* does not cover >");
+        assert!(!p.may_subscribe(b"foo", None));
+        assert!(!p.may_subscribe(b"foo.x.y", None));
+        assert!(!p.may_subscribe(b">", None));
+        assert!(!p.may_subscribe(b"baz.x", None));
+        assert!(!p.may_subscribe(b"*", None));
+        assert!(
+            p.may_subscribe(b"baz", Some(b"any")),
+            "a plain rule admits any queue"
+        );
+    }
+
+    #[test]
+    fn queue_rules_decide_for_queue_subscribers() {
+        let p = perms(
+            (&[], &[]),
+            (&["jobs.> workers", "jobs.> w.*", "events.>"], &[]),
+        );
+        assert!(p.may_subscribe(b"jobs.a", Some(b"workers")));
+        assert!(
+            p.may_subscribe(b"jobs.a", Some(b"w.east")),
+            "a queue pattern"
+        );
+        assert!(!p.may_subscribe(b"jobs.a", Some(b"thieves")));
+        assert!(
+            !p.may_subscribe(b"jobs.a", None),
+            "a queue rule is not a plain one"
+        );
+        assert!(p.may_subscribe(b"events.x", Some(b"anyone")));
+        let deny = perms((&[], &[]), (&["jobs.>"], &["jobs.> thieves"]));
+        assert!(deny.may_subscribe(b"jobs.a", Some(b"workers")));
+        assert!(!deny.may_subscribe(b"jobs.a", Some(b"thieves")));
+        assert!(deny.may_subscribe(b"jobs.a", None));
+    }
+
+    #[test]
+    fn the_publish_cache_stays_bounded_and_right() {
+        let mut c = ConnPermissions::new(perms((&["ok.>"], &[]), (&[], &[])), "u".into());
+        for i in 0..1000 {
+            let ok = format!("ok.{i}");
+            let no = format!("no.{i}");
+            assert!(c.may_publish(ok.as_bytes()));
+            assert!(!c.may_publish(no.as_bytes()));
+            assert!(c.published.len() <= CACHE_MAX);
+        }
+        assert!(c.may_publish(b"ok.1"));
+        assert!(!c.may_publish(b"no.1"));
+    }
+
+    #[test]
+    fn violation_texts_are_nats_servers() {
+        assert_eq!(
+            publish_violation(b"foo.bar"),
+            r#"Permissions Violation for Publish to "foo.bar""#
+        );
+        assert_eq!(
+            subscribe_violation(b"foo.*", None),
+            r#"Permissions Violation for Subscription to "foo.*""#
+        );
+        assert_eq!(
+            subscribe_violation(b"foo", Some(b"q")),
+            r#"Permissions Violation for Subscription to "foo" using queue "q""#
+        );
+    }
+}

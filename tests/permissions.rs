@@ -1,0 +1,267 @@
+//! Publish and subscribe permissions, over TCP and WebSocket, on both IO
+//! runtimes: what is allowed flows, what is not gets nats-server's `-ERR`
+//! and nothing else happens (the connection stays, the message is dropped,
+//! the subscription is not made).
+
+mod common;
+
+use common::ws::WsRaw;
+use common::{next, Io, Raw, Server, Start};
+
+/// Users `pub` (may publish only to orders.> and status, never to
+/// orders.secret.*), `sub` (may subscribe to orders.* and to jobs.> in the
+/// queue group `workers`), `free` (no permissions), `dflt` (the block's
+/// default_permissions) and `acc` (in account A, its default_permissions).
+const CONFIG: &str = r#"
+authorization {
+  default_permissions: { publish: "defaults.>" }
+  users [
+    {user: pub, password: p, permissions: {publish: {allow: ["orders.>", "status"], deny: "orders.secret.*"}}}
+    {user: sub, password: p, permissions: {subscribe: ["orders.*", "jobs.> workers"]}}
+    {user: free, password: p, permissions: {}}
+    {user: dflt, password: p}
+  ]
+}
+accounts {
+  A {
+    users [ {user: acc, password: p}, {user: acc2, password: p} ]
+    default_permissions: { publish: { deny: "a.private" } }
+  }
+}
+websocket { host: 127.0.0.1, port: -1, no_tls: true }
+"#;
+
+fn start(io: Io) -> Server {
+    Start::new(io).config(CONFIG).start()
+}
+
+/// A raw connection over TCP or WebSocket.
+trait Conn {
+    fn send(&mut self, bytes: &[u8]);
+    fn line(&mut self) -> String;
+    fn round_trip(&mut self) -> Vec<String>;
+}
+
+impl Conn for Raw {
+    fn send(&mut self, bytes: &[u8]) {
+        Raw::send(self, bytes)
+    }
+    fn line(&mut self) -> String {
+        Raw::line(self)
+    }
+    fn round_trip(&mut self) -> Vec<String> {
+        Raw::round_trip(self)
+    }
+}
+
+impl Conn for WsRaw {
+    fn send(&mut self, bytes: &[u8]) {
+        WsRaw::send(self, bytes)
+    }
+    fn line(&mut self) -> String {
+        WsRaw::line(self)
+    }
+    fn round_trip(&mut self) -> Vec<String> {
+        WsRaw::round_trip(self)
+    }
+}
+
+/// A logged-in connection of `user`, over WebSocket when `ws`.
+fn login(server: &Server, user: &str, ws: bool) -> Box<dyn Conn> {
+    let mut c: Box<dyn Conn> = if ws {
+        Box::new(WsRaw::upgrade(&server.ws_addr(), &[]).0)
+    } else {
+        Box::new(Raw::connect(server).0)
+    };
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"p\"}}\r\n").as_bytes(),
+    );
+    assert_eq!(c.round_trip(), Vec::<String>::new(), "{user} logs in");
+    c
+}
+
+/// A subscriber of `free` on `subject` (sid 1).
+fn listener(server: &Server, subject: &str, ws: bool) -> Box<dyn Conn> {
+    let mut c = login(server, "free", ws);
+    c.send(format!("SUB {subject} 1\r\n").as_bytes());
+    assert!(c.round_trip().is_empty());
+    c
+}
+
+/// Publishes `subjects` (payload "x") and then PINGs: the lines before the
+/// PONG.
+fn publish_all(c: &mut dyn Conn, subjects: &[&str]) -> Vec<String> {
+    for s in subjects {
+        c.send(format!("PUB {s} 1\r\nx\r\n").as_bytes());
+    }
+    c.round_trip()
+}
+
+fn publish_err(subject: &str) -> String {
+    format!("-ERR 'Permissions Violation for Publish to \"{subject}\"'")
+}
+
+fn sub_err(subject: &str) -> String {
+    format!("-ERR 'Permissions Violation for Subscription to \"{subject}\"'")
+}
+
+/// The next `n` messages `c` receives: "subject sid" each. Messages of one
+/// publisher keep their order, so one wrongly let through shows here
+/// before the last expected one.
+fn received(c: &mut dyn Conn, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let l = c.line();
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f[0], "MSG", "{l}");
+            assert_eq!(c.line(), "x");
+            format!("{} {}", f[1], f[2])
+        })
+        .collect()
+}
+
+/// Runs `check` over TCP and over WebSocket against one server.
+fn each_transport(io: Io, check: impl Fn(&Server, bool)) -> Server {
+    let server = start(io);
+    for ws in [false, true] {
+        check(&server, ws);
+    }
+    server
+}
+
+io_tests! {
+    publish_allow_and_deny_rules_drop_only_what_they_refuse => |io| async move {
+        let server = each_transport(io, |server, ws| {
+            let mut all = listener(server, ">", ws);
+            let mut p = login(server, "pub", ws);
+            let errs = publish_all(
+                &mut *p,
+                &["orders.new", "other", "orders.secret.x", "status", "orders.secret.x.y", "orders"],
+            );
+            assert_eq!(
+                errs,
+                [publish_err("other"), publish_err("orders.secret.x"), publish_err("orders")],
+                "ws {ws}"
+            );
+            // Refused again from the connection's remembered decision.
+            assert_eq!(publish_all(&mut *p, &["other", "status"]), [publish_err("other")]);
+            assert_eq!(
+                received(&mut *all, 4),
+                ["orders.new 1", "status 1", "orders.secret.x.y 1", "status 1"],
+                "ws {ws}"
+            );
+        });
+        server.wait_for_log("Publish Violation - User \"pub\", Subject \"other\"");
+    };
+
+    subscribe_allow_rules_refuse_the_subscription_not_the_connection => |io| async move {
+        let server = each_transport(io, |server, ws| {
+            let mut s = login(server, "sub", ws);
+            s.send(b"SUB orders.* 1\r\nSUB orders.> 2\r\nSUB secret 3\r\nSUB jobs.a workers 4\r\n");
+            s.send(b"SUB jobs.a thieves 5\r\nSUB jobs.a 6\r\nSUB orders.new 7\r\n");
+            assert_eq!(
+                s.round_trip(),
+                [
+                    sub_err("orders.>"),
+                    sub_err("secret"),
+                    "-ERR 'Permissions Violation for Subscription to \"jobs.a\" using queue \"thieves\"'".to_string(),
+                    sub_err("jobs.a"),
+                ],
+                "ws {ws}"
+            );
+            let mut p = login(server, "free", ws);
+            assert!(publish_all(&mut *p, &["orders.x.y", "secret", "jobs.a", "orders.new"]).is_empty());
+            // sid 1 (orders.*) and 7 (orders.new) get orders.new; sid 4 gets
+            // jobs.a; the refused subscriptions get nothing.
+            let mut sids = received(&mut *s, 3);
+            sids.sort();
+            assert_eq!(sids, ["jobs.a 4", "orders.new 1", "orders.new 7"], "ws {ws}");
+        });
+        server.wait_for_log("Subscription Violation - User \"sub\", Subject \"jobs.a\", Queue: \"thieves\", SID 5");
+    };
+
+    default_permissions_go_to_users_without_their_own => |io| async move {
+        let _server = each_transport(io, |server, ws| {
+            let mut d = login(server, "dflt", ws);
+            assert_eq!(publish_all(&mut *d, &["defaults.a", "orders.new"]), [publish_err("orders.new")]);
+            let mut f = login(server, "free", ws);
+            assert!(publish_all(&mut *f, &["defaults.a", "orders.new", "anything"]).is_empty());
+            // Account A's default applies to its users, inside the account.
+            let mut a2 = login(server, "acc2", ws);
+            a2.send(b"SUB > 1\r\n");
+            assert!(a2.round_trip().is_empty());
+            let mut a = login(server, "acc", ws);
+            assert_eq!(
+                publish_all(&mut *a, &["a.public", "a.private", "a.end"]),
+                [publish_err("a.private")]
+            );
+            assert_eq!(received(&mut *a2, 2), ["a.public 1", "a.end 1"], "ws {ws}");
+        });
+    };
+
+    a_wildcard_publish_subject_is_reported_before_the_permissions_decide => |io| async move {
+        // As nats-server 2.9.10 answers: the subject's fault first, then the
+        // permission's; a wildcard subject is matched as plain tokens.
+        let server = start(io);
+        let mut all = listener(&server, ">", false);
+        let mut p = login(&server, "pub", false);
+        assert_eq!(
+            publish_all(&mut *p, &["a.*", "orders.*", "status"]),
+            [
+                "-ERR 'Invalid Publish Subject'".to_string(),
+                publish_err("a.*"),
+                "-ERR 'Invalid Publish Subject'".to_string(),
+            ]
+        );
+        assert_eq!(received(&mut *all, 2), ["orders.* 1", "status 1"]);
+    };
+
+    async_nats_hears_the_violation_and_keeps_its_connection => |io| async move {
+        let server = start(io);
+        for url in [server.url(), server.ws_url()] {
+            let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+            let publisher = async_nats::ConnectOptions::with_user_and_password("pub".into(), "p".into())
+                .event_callback(move |event| {
+                    let tx = tx.clone();
+                    async move {
+                        if let async_nats::Event::ServerError(e) = event {
+                            let _ = tx.send(e.to_string());
+                        }
+                    }
+                })
+                .connect(&url)
+                .await
+                .unwrap();
+            let free = async_nats::ConnectOptions::with_user_and_password("free".into(), "p".into())
+                .connect(&url)
+                .await
+                .unwrap();
+            let mut sub = free.subscribe("orders.>").await.unwrap();
+            free.flush().await.unwrap();
+            // The subscription is live everywhere once its own round trip is.
+            free.publish("orders.ready", "".into()).await.unwrap();
+            assert_eq!(next(&mut sub).await.subject.as_str(), "orders.ready");
+            publisher.publish("other", "no".into()).await.unwrap();
+            publisher.publish("orders.new", "yes".into()).await.unwrap();
+            let m = next(&mut sub).await;
+            assert_eq!((m.subject.as_str(), &m.payload[..]), ("orders.new", &b"yes"[..]), "{url}");
+            let e = tokio::time::timeout(std::time::Duration::from_secs(10), errors.recv())
+                .await
+                .expect("the error in time")
+                .unwrap();
+            assert!(e.contains("Permissions Violation for Publish to \"other\""), "{url}: {e}");
+            assert_eq!(publisher.connection_state(), async_nats::connection::State::Connected);
+        }
+    };
+
+    verbose_clients_get_the_error_instead_of_ok => |io| async move {
+        let server = start(io);
+        let (mut c, _) = Raw::connect(&server);
+        c.send(b"CONNECT {\"user\":\"pub\",\"pass\":\"p\",\"verbose\":true}\r\n");
+        assert_eq!(c.line(), "+OK");
+        c.send(b"PUB status 1\r\nx\r\nPUB other 1\r\nx\r\nSUB orders.new 1\r\n");
+        assert_eq!(c.line(), "+OK");
+        assert_eq!(c.line(), publish_err("other"));
+        assert_eq!(c.line(), "+OK", "subscribing is not restricted for pub");
+    };
+}
