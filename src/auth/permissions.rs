@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::options;
+use crate::subject::hash::FastHashBuilder;
 use crate::subject::{has_wildcard, subject_matches_pattern};
 
 /// A subject pattern, with a queue group for subscribe rules written
@@ -171,7 +172,10 @@ const CACHE_MAX: usize = 128;
 #[derive(Debug)]
 pub struct ConnPermissions {
     perms: Arc<Permissions>,
-    published: HashMap<Box<[u8]>, bool>,
+    published: HashMap<Box<[u8]>, bool, FastHashBuilder>,
+    /// The last subject decided, and how: publishers mostly repeat one.
+    last: Vec<u8>,
+    last_allowed: bool,
     /// Whose they are, for the log.
     user: String,
 }
@@ -180,7 +184,9 @@ impl ConnPermissions {
     pub fn new(perms: Arc<Permissions>, user: String) -> ConnPermissions {
         ConnPermissions {
             perms,
-            published: HashMap::new(),
+            published: HashMap::with_hasher(FastHashBuilder::new()),
+            last: Vec::new(),
+            last_allowed: false,
             user,
         }
     }
@@ -189,18 +195,28 @@ impl ConnPermissions {
         &self.user
     }
 
+    #[inline]
     pub fn may_publish(&mut self, subject: &[u8]) -> bool {
         if self.perms.publish.is_none() {
             return true;
         }
-        if let Some(&allowed) = self.published.get(subject) {
-            return allowed;
+        if !self.last.is_empty() && self.last == subject {
+            return self.last_allowed;
         }
-        let allowed = self.perms.may_publish(subject);
-        if self.published.len() >= CACHE_MAX {
-            self.published.clear();
-        }
-        self.published.insert(subject.into(), allowed);
+        let allowed = match self.published.get(subject) {
+            Some(&allowed) => allowed,
+            None => {
+                let allowed = self.perms.may_publish(subject);
+                if self.published.len() >= CACHE_MAX {
+                    self.published.clear();
+                }
+                self.published.insert(subject.into(), allowed);
+                allowed
+            }
+        };
+        self.last.clear();
+        self.last.extend_from_slice(subject);
+        self.last_allowed = allowed;
         allowed
     }
 
@@ -341,6 +357,13 @@ mod tests {
         }
         assert!(c.may_publish(b"ok.1"));
         assert!(!c.may_publish(b"no.1"));
+        // The same subject twice in a row, either way.
+        for _ in 0..2 {
+            assert!(!c.may_publish(b"no.1"));
+        }
+        for _ in 0..2 {
+            assert!(c.may_publish(b"ok.1"));
+        }
     }
 
     #[test]
