@@ -301,6 +301,10 @@ pub struct NullServerArgs {
     /// Exit after this long (default: run until killed).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Never sleep: poll epoll with a zero timeout, so no request waits
+    /// for a wake-up (the floor of request/reply latency).
+    #[arg(long)]
+    pub busy_poll: bool,
 }
 
 /// The CLI defaults of an argument struct.
