@@ -122,35 +122,6 @@ fn account_exports_and_imports_are_refused() {
 }
 
 #[test]
-fn bcrypt_passwords_and_tokens_are_refused() {
-    refused(
-        &format!("authorization {{\n  users [ {{user: a, password: \"{HASH}\"}} ]\n}}\n"),
-        2,
-        "password",
-        "a bcrypt-hashed password",
-    );
-    refused(
-        &format!("authorization {{ user: a, password: \"{HASH}\" }}\n"),
-        1,
-        "password",
-        "a bcrypt-hashed password",
-    );
-    refused(
-        &format!("authorization {{\n  token: \"{HASH}\"\n}}\n"),
-        2,
-        "token",
-        "a bcrypt-hashed token",
-    );
-    // Unquoted, as nats-server's docs write hashes.
-    refused(
-        &format!("accounts {{ A {{ users [ {{user: a, password: {HASH}}} ] }} }}\n"),
-        1,
-        "password",
-        "a bcrypt-hashed password",
-    );
-}
-
-#[test]
 fn nkey_users_are_refused() {
     refused(
         &format!("authorization {{\n  users [ {{nkey: {NKEY}}} ]\n}}\n"),
@@ -199,20 +170,6 @@ fn users_from_client_certificates_are_refused() {
         "verify_and_map",
         "\"verify_and_map\"",
     );
-}
-
-#[test]
-fn flags_that_cannot_be_enforced_are_refused() {
-    for args in [&["--user", "a", "--pass", HASH][..], &["--auth", HASH]] {
-        let out = Command::new(common::binary())
-            .args(args)
-            .args(["-t"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} accepted: {stderr}");
-        assert!(stderr.contains("refuses to start"), "{args:?}: {stderr}");
-    }
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! options, and the account it binds to. Accounts keep subject spaces apart;
 //! every client belongs to one (`$G` when none is configured).
 
+pub mod bcrypt;
 pub mod permissions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bcrypt::BcryptPool;
 pub use permissions::{ConnPermissions, Permissions};
 
 use crate::config::options::{ConnectionType, Options, DEFAULT_AUTH_TIMEOUT};
@@ -57,6 +59,42 @@ struct UserEntry {
     permissions: Option<Arc<Permissions>>,
 }
 
+/// What CONNECT's credentials come to.
+#[derive(Debug)]
+pub enum Verdict {
+    Granted(Login),
+    Denied,
+    /// Granted if `password` matches the bcrypt `hash` (a check for the
+    /// pool, never for a shard thread).
+    Bcrypt {
+        hash: String,
+        password: String,
+        login: Login,
+    },
+}
+
+impl Verdict {
+    /// A configured secret (plain or bcrypt) against the one given.
+    fn secret(stored: &str, given: &str, login: Login) -> Verdict {
+        if crate::config::is_bcrypt(stored) {
+            Verdict::Bcrypt {
+                hash: stored.to_string(),
+                password: given.to_string(),
+                login,
+            }
+        } else if constant_time_eq(stored.as_bytes(), given.as_bytes()) {
+            Verdict::Granted(login)
+        } else {
+            Verdict::Denied
+        }
+    }
+}
+
+/// Equality whose time does not depend on where the bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Who a client turned out to be.
 #[derive(Debug, Clone, Default)]
 pub struct Login {
@@ -81,6 +119,8 @@ pub struct Authenticator {
     /// The websocket block's `no_auth_user`, in place of the main one's.
     ws_no_auth_user: Option<String>,
     ws_timeout: Option<Duration>,
+    /// Where bcrypt-hashed secrets are checked.
+    pub bcrypt: BcryptPool,
 }
 
 impl Authenticator {
@@ -123,7 +163,7 @@ impl Authenticator {
             let user = w.auth.user.clone()?;
             Some((user, w.auth.password.clone().unwrap_or_default()))
         });
-        Authenticator {
+        let authenticator = Authenticator {
             token: opts.auth.token.clone(),
             single,
             users,
@@ -133,7 +173,28 @@ impl Authenticator {
             ws_token: ws.and_then(|w| w.auth.token.clone()),
             ws_no_auth_user: ws.and_then(|w| w.no_auth_user.clone()),
             ws_timeout: ws.and_then(|w| w.auth.timeout),
+            bcrypt: BcryptPool::default(),
+        };
+        if authenticator.has_hashed_secret() {
+            authenticator.bcrypt.start();
         }
+        authenticator
+    }
+
+    fn has_hashed_secret(&self) -> bool {
+        fn password(s: &Option<(String, String)>) -> Option<&str> {
+            s.as_ref().map(|(_, p)| p.as_str())
+        }
+        [
+            self.token.as_deref(),
+            self.ws_token.as_deref(),
+            password(&self.single),
+            password(&self.ws_single),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.users.values().filter_map(|u| u.password.as_deref()))
+        .any(crate::config::is_bcrypt)
     }
 
     /// Whether clients must authenticate (INFO's `auth_required`).
@@ -166,9 +227,9 @@ impl Authenticator {
 
     /// Who the client is (its account and permissions), or `None`:
     /// Authorization Violation.
-    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Option<Login> {
+    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Verdict {
         if !self.required_for(kind) {
-            return Some(Login::default());
+            return Verdict::Granted(Login::default());
         }
         let ws = kind == ConnectionType::Websocket;
         let (token, single) = if ws && self.ws_override() {
@@ -177,39 +238,47 @@ impl Authenticator {
             (&self.token, &self.single)
         };
         if let Some(token) = token {
-            return (c.auth_token.as_deref() == Some(token.as_str())).then(Login::default);
+            return match &c.auth_token {
+                Some(given) => Verdict::secret(token, given, Login::default()),
+                None => Verdict::Denied,
+            };
         }
         if let Some((user, pass)) = single {
-            let ok = c.user.as_deref() == Some(user.as_str())
-                && c.pass.as_deref().unwrap_or("") == pass.as_str();
-            return ok.then(Login::default);
+            if c.user.as_deref() != Some(user.as_str()) {
+                return Verdict::Denied;
+            }
+            return Verdict::secret(pass, c.pass.as_deref().unwrap_or(""), Login::default());
         }
         let no_auth_user = if ws && self.ws_no_auth_user.is_some() {
             &self.ws_no_auth_user
         } else {
             &self.no_auth_user
         };
-        let (name, entry) = match (&c.user, no_auth_user) {
-            (Some(name), _) => (name.as_str(), self.users.get(name)?),
+        let found = match (&c.user, no_auth_user) {
+            (Some(name), _) => self.users.get(name).map(|e| (name.as_str(), e)),
             (None, Some(default)) if c.auth_token.is_none() => {
-                (default.as_str(), self.users.get(default)?)
+                self.users.get(default).map(|e| (default.as_str(), e))
             }
-            _ => return None,
+            _ => None,
         };
-        let given_user = c.user.as_deref() == Some(name);
-        if given_user && entry.password.as_deref().unwrap_or("") != c.pass.as_deref().unwrap_or("")
-        {
-            return None;
-        }
+        let Some((name, entry)) = found else {
+            return Verdict::Denied;
+        };
         if let Some(types) = &entry.types {
             if !types.is_empty() && !types.contains(&kind) {
-                return None;
+                return Verdict::Denied;
             }
         }
-        Some(Login {
+        let login = Login {
             user: Some(name.to_string()),
             account: entry.account,
             permissions: entry.permissions.clone(),
-        })
+        };
+        if c.user.as_deref() != Some(name) {
+            // The no_auth_user: no credentials to check.
+            return Verdict::Granted(login);
+        }
+        let stored = entry.password.as_deref().unwrap_or("");
+        Verdict::secret(stored, c.pass.as_deref().unwrap_or(""), login)
     }
 }

@@ -21,8 +21,8 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
         let key = entry.key.to_ascii_lowercase();
         match key.as_str() {
             "user" | "username" => a.user = r.take(read::string(item, &key)),
-            "pass" | "password" => a.password = secret(item, &key, "password", r),
-            "token" => a.token = secret(item, &key, "token", r),
+            "pass" | "password" => a.password = r.take(read::string(item, &key)),
+            "token" => a.token = r.take(read::string(item, &key)),
             "timeout" => a.timeout = read::seconds(item, &key, r),
             "users" if full => {
                 if let Some(list) = r.take(read::array(item, &key)) {
@@ -105,7 +105,7 @@ fn user(m: &Map, at: &Item, r: &mut Report) -> User {
             "user" | "username" => {
                 u.username = r.take(read::string(item, &key)).unwrap_or_default()
             }
-            "pass" | "password" => u.password = secret(item, &key, "password", r),
+            "pass" | "password" => u.password = r.take(read::string(item, &key)),
             "nkey" => {
                 if let Some(k) = r.take(read::string(item, &key)) {
                     if !k.starts_with('U') || k.len() != 56 {
@@ -152,16 +152,6 @@ fn connection_types(names: &[String], at: &Item, r: &mut Report) -> Vec<Connecti
         }
     }
     out
-}
-
-/// A password or token; one written as a bcrypt hash is refused until
-/// hashes are checked (taken as plain text, the hash itself would be the key).
-fn secret(item: &Item, key: &str, what: &str, r: &mut Report) -> Option<String> {
-    let s = r.take(read::string(item, key))?;
-    if read::is_bcrypt(&s) {
-        r.unenforced(item, &format!("a bcrypt-hashed {what}"));
-    }
-    Some(s)
 }
 
 /// A permissions map. Publish rules and subscribe allow rules are
@@ -557,7 +547,7 @@ fn leaf_authorization(m: &Map, r: &mut Report) -> Authorization {
         let key = entry.key.to_ascii_lowercase();
         match key.as_str() {
             "user" | "username" => a.user = r.take(read::string(item, &key)),
-            "pass" | "password" => a.password = secret(item, &key, "password", r),
+            "pass" | "password" => a.password = r.take(read::string(item, &key)),
             "timeout" => a.timeout = read::seconds(item, &key, r),
             "users" => {
                 if let Some(list) = r.take(read::array(item, &key)) {

@@ -208,13 +208,6 @@ impl Cli {
         if let Some(u) = &self.user {
             o.auth.user = Some(u.clone());
         }
-        for (flag, secret) in [("--pass", &self.pass), ("--auth", &self.auth)] {
-            if secret.as_deref().is_some_and(super::read::is_bcrypt) {
-                return Err(ConfigError::general(format!(
-                    "{flag}: a bcrypt-hashed secret is not supported yet: ringnats refuses to start rather than run without it"
-                )));
-            }
-        }
         if let Some(p) = &self.pass {
             o.auth.password = Some(p.clone());
         }

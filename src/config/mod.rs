@@ -22,5 +22,5 @@ pub use cli::{Cli, IoMode};
 pub use error::{ConfigError, ConfigErrors};
 pub use options::Options;
 pub use parser::{parse_file, parse_str};
-pub use read::parse_go_duration;
+pub use read::{is_bcrypt, parse_go_duration};
 pub use value::{Item, Map, Pos, Value};

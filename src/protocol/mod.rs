@@ -24,7 +24,7 @@ pub mod parser;
 pub use connect::ConnectOptions;
 pub use encode::ServerInfo;
 pub use error::ProtocolError;
-pub use parser::{ClientOp, ClientParser, ParserLimits};
+pub use parser::{ClientOp, ClientParser, OwnedOp, ParserLimits};
 
 /// Maximum length of a control line's arguments, as in nats-server.
 pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;

@@ -951,3 +951,114 @@ fn grow(buf: &mut Vec<u8>, additional: usize, target: usize) {
 
 #[cfg(test)]
 mod tests;
+
+/// An operation kept past the buffer it was parsed from: what a client
+/// sent after a CONNECT whose check is still under way, carried out once
+/// the check is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedOp {
+    Connect(Box<[u8]>),
+    Pub {
+        subject: Box<[u8]>,
+        reply: Option<Box<[u8]>>,
+        payload: Box<[u8]>,
+    },
+    HPub {
+        subject: Box<[u8]>,
+        reply: Option<Box<[u8]>>,
+        header_len: usize,
+        message: Box<[u8]>,
+    },
+    Sub {
+        subject: Box<[u8]>,
+        queue: Option<Box<[u8]>>,
+        sid: Box<[u8]>,
+    },
+    Unsub {
+        sid: Box<[u8]>,
+        max: Option<u64>,
+    },
+    Ping,
+    Pong,
+}
+
+impl ClientOp<'_> {
+    pub fn to_owned_op(&self) -> OwnedOp {
+        let own = |b: &[u8]| Box::<[u8]>::from(b);
+        match *self {
+            ClientOp::Connect(json) => OwnedOp::Connect(own(json)),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => OwnedOp::Pub {
+                subject: own(subject),
+                reply: reply.map(own),
+                payload: own(payload),
+            },
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => OwnedOp::HPub {
+                subject: own(subject),
+                reply: reply.map(own),
+                header_len,
+                message: own(message),
+            },
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => OwnedOp::Sub {
+                subject: own(subject),
+                queue: queue.map(own),
+                sid: own(sid),
+            },
+            ClientOp::Unsub { sid, max } => OwnedOp::Unsub { sid: own(sid), max },
+            ClientOp::Ping => OwnedOp::Ping,
+            ClientOp::Pong => OwnedOp::Pong,
+        }
+    }
+}
+
+impl OwnedOp {
+    pub fn as_op(&self) -> ClientOp<'_> {
+        match self {
+            OwnedOp::Connect(json) => ClientOp::Connect(json),
+            OwnedOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => ClientOp::Pub {
+                subject,
+                reply: reply.as_deref(),
+                payload,
+            },
+            OwnedOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => ClientOp::HPub {
+                subject,
+                reply: reply.as_deref(),
+                header_len: *header_len,
+                message,
+            },
+            OwnedOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => ClientOp::Sub {
+                subject,
+                queue: queue.as_deref(),
+                sid,
+            },
+            OwnedOp::Unsub { sid, max } => ClientOp::Unsub { sid, max: *max },
+            OwnedOp::Ping => ClientOp::Ping,
+            OwnedOp::Pong => ClientOp::Pong,
+        }
+    }
+}

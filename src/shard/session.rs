@@ -10,12 +10,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{writer, Port, Shard};
-use crate::auth::permissions;
+use crate::auth::{permissions, Login, Verdict};
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Flags};
 use crate::net::{self, Stream};
 use crate::protocol::{
-    encode, ClientOp, ClientParser, ConnectOptions, ParserLimits, ProtocolError,
+    encode, ClientOp, ClientParser, ConnectOptions, OwnedOp, ParserLimits, ProtocolError,
 };
 use crate::subject;
 use crate::websocket::close;
@@ -209,6 +209,7 @@ async fn run<S: Stream>(
         max_payload,
     });
     let mut buf: Vec<u8> = Vec::new();
+    let mut deferred = Deferred::default();
     let mut previous_read: Option<Instant> = None;
     while client.is_open() {
         let n = if !early.is_empty() {
@@ -251,10 +252,15 @@ async fn run<S: Stream>(
             &mut parser,
             ws_reader.as_mut(),
             cookies,
+            &mut deferred,
             &mut buf[..n],
         );
         shard.mark_dirty(&client);
         shard.flush();
+        if deferred.login.is_some() {
+            // Nothing more is read until the login is decided.
+            finish_logins(&shard, &client, cookies, &mut deferred).await;
+        }
         resize_read_buffer(&mut buf, n);
         if buf.capacity() <= READ_MIN && parser.is_idle() {
             parser.release_memory();
@@ -284,19 +290,17 @@ fn consume(
     parser: &mut ClientParser,
     ws: Option<&mut WsReader>,
     cookies: Option<&handshake::Cookies>,
+    deferred: &mut Deferred,
     bytes: &mut [u8],
 ) {
     let fatal = Cell::new(None);
-    let mut on_op = |op: ClientOp<'_>| match handle(shard, client, op, cookies) {
-        Ok(()) => client.is_open(),
-        Err(e) if !e.is_fatal() => {
-            e.write_err(&mut client.out());
-            true
+    let mut on_op = |op: ClientOp<'_>| {
+        if deferred.login.is_some() {
+            // Carried out once the login is decided, in order.
+            deferred.ops.push(op.to_owned_op());
+            return true;
         }
-        Err(e) => {
-            fatal.set(Some(e));
-            false
-        }
+        carry_out(shard, client, op, cookies, deferred, &fatal)
     };
     match ws {
         None => {
@@ -329,13 +333,101 @@ fn consume(
         }
     }
     if let Some(e) = fatal.get() {
-        crate::debug!(
-            "{} - cid:{} - closing: {}",
-            client.addr,
-            client.cid,
-            e.err_text()
-        );
-        super::close_fatally(client, e);
+        close_on(client, e);
+    }
+}
+
+fn close_on(client: &Client, e: ProtocolError) {
+    crate::debug!(
+        "{} - cid:{} - closing: {}",
+        client.addr,
+        client.cid,
+        e.err_text()
+    );
+    super::close_fatally(client, e);
+}
+
+/// Carries out one operation; a non-fatal error is sent, a fatal one is
+/// left in `fatal`. False: stop reading this connection.
+fn carry_out(
+    shard: &Shard,
+    client: &Rc<Client>,
+    op: ClientOp<'_>,
+    cookies: Option<&handshake::Cookies>,
+    deferred: &mut Deferred,
+    fatal: &Cell<Option<ProtocolError>>,
+) -> bool {
+    settle(client, handle(shard, client, op, cookies, deferred), fatal)
+}
+
+fn settle(
+    client: &Client,
+    result: Result<(), ProtocolError>,
+    fatal: &Cell<Option<ProtocolError>>,
+) -> bool {
+    match result {
+        Ok(()) => client.is_open(),
+        Err(e) if !e.is_fatal() => {
+            e.write_err(&mut client.out());
+            true
+        }
+        Err(e) => {
+            fatal.set(Some(e));
+            false
+        }
+    }
+}
+
+/// A CONNECT whose secret the bcrypt pool is checking, and what the client
+/// sent after it meanwhile (nothing of it is carried out before the login
+/// is decided, as nats-server decides a login before the next operation).
+#[derive(Default)]
+struct Deferred {
+    login: Option<PendingLogin>,
+    ops: Vec<OwnedOp>,
+}
+
+struct PendingLogin {
+    answer: tokio::sync::oneshot::Receiver<bool>,
+    opts: ConnectOptions,
+    login: Login,
+}
+
+/// Waits for the pool's answers (the shard serves its other connections
+/// meanwhile), admits or refuses, then carries out what waited.
+async fn finish_logins(
+    shard: &Shard,
+    client: &Rc<Client>,
+    cookies: Option<&handshake::Cookies>,
+    deferred: &mut Deferred,
+) {
+    while let Some(pending) = deferred.login.take() {
+        let granted = pending.answer.await.unwrap_or(false);
+        if !client.is_open() {
+            return;
+        }
+        let fatal = Cell::new(None);
+        let admitted = if granted {
+            admit(shard, client, pending.opts, pending.login)
+        } else {
+            Err(refuse(client, &pending.opts))
+        };
+        if settle(client, admitted, &fatal) {
+            for op in std::mem::take(&mut deferred.ops) {
+                if deferred.login.is_some() {
+                    // Behind another CONNECT that waits in turn.
+                    deferred.ops.push(op);
+                } else if !carry_out(shard, client, op.as_op(), cookies, deferred, &fatal) {
+                    break;
+                }
+            }
+        }
+        if let Some(e) = fatal.get() {
+            deferred.ops.clear();
+            close_on(client, e);
+        }
+        shard.mark_dirty(client);
+        shard.flush();
     }
 }
 
@@ -412,6 +504,7 @@ fn handle(
     client: &Rc<Client>,
     op: ClientOp<'_>,
     cookies: Option<&handshake::Cookies>,
+    deferred: &mut Deferred,
 ) -> Result<(), ProtocolError> {
     if crate::log::trace_enabled() {
         trace_op(client, &op);
@@ -424,7 +517,7 @@ fn handle(
         return Err(ProtocolError::AuthorizationViolation);
     }
     match op {
-        ClientOp::Connect(json) => connect(shard, client, json, cookies),
+        ClientOp::Connect(json) => connect(shard, client, json, cookies, deferred),
         ClientOp::Pub {
             subject,
             reply,
@@ -537,6 +630,7 @@ fn connect(
     client: &Rc<Client>,
     json: &[u8],
     cookies: Option<&handshake::Cookies>,
+    deferred: &mut Deferred,
 ) -> Result<(), ProtocolError> {
     let ctx = &shard.ctx;
     let mut opts = ConnectOptions::parse(json)?;
@@ -552,16 +646,44 @@ fn connect(
             opts.auth_token = c.token.clone();
         }
     }
-    let Some(login) = ctx.auth.check(&opts, client.kind) else {
-        crate::error!(
-            "{} - cid:{} - authentication error - User {:?}",
-            client.addr,
-            client.cid,
-            opts.user.as_deref().unwrap_or("")
-        );
-        return Err(ProtocolError::AuthorizationViolation);
-    };
-    let server_headers = !ctx.opts.no_header_support;
+    match ctx.auth.check(&opts, client.kind) {
+        Verdict::Granted(login) => admit(shard, client, opts, login),
+        Verdict::Denied => Err(refuse(client, &opts)),
+        Verdict::Bcrypt {
+            hash,
+            password,
+            login,
+        } => {
+            let answer = ctx.auth.bcrypt.verify(&hash, &password);
+            deferred.login = Some(PendingLogin {
+                answer,
+                opts,
+                login,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// A failed login: logged, and the error that closes the connection.
+fn refuse(client: &Client, opts: &ConnectOptions) -> ProtocolError {
+    crate::error!(
+        "{} - cid:{} - authentication error - User {:?}",
+        client.addr,
+        client.cid,
+        opts.user.as_deref().unwrap_or("")
+    );
+    ProtocolError::AuthorizationViolation
+}
+
+/// A login that succeeded: the connection takes on what CONNECT asked for.
+fn admit(
+    shard: &Shard,
+    client: &Rc<Client>,
+    opts: ConnectOptions,
+    login: Login,
+) -> Result<(), ProtocolError> {
+    let server_headers = !shard.ctx.opts.no_header_support;
     opts.validate(server_headers)?;
     if login.account != client.account() && client.has_subs() {
         // Subscriptions made before CONNECT live in the global account.

@@ -1119,3 +1119,40 @@ fn random_corrupted_streams_are_split_invariant() {
         "corruption should often cause errors ({errors})"
     );
 }
+
+#[test]
+fn owned_ops_give_back_the_op_they_were_made_from() {
+    let ops = [
+        ClientOp::Connect(b"{\"user\":\"a\"}"),
+        ClientOp::Pub {
+            subject: b"a.b",
+            reply: Some(b"_INBOX.1"),
+            payload: b"hello",
+        },
+        ClientOp::Pub {
+            subject: b"a",
+            reply: None,
+            payload: b"",
+        },
+        ClientOp::HPub {
+            subject: b"h",
+            reply: None,
+            header_len: 12,
+            message: b"NATS/1.0\r\n\r\nbody",
+        },
+        ClientOp::Sub {
+            subject: b"a.*",
+            queue: Some(b"q"),
+            sid: b"9",
+        },
+        ClientOp::Unsub {
+            sid: b"9",
+            max: Some(3),
+        },
+        ClientOp::Ping,
+        ClientOp::Pong,
+    ];
+    for op in ops {
+        assert_eq!(op.to_owned_op().as_op(), op);
+    }
+}
