@@ -60,7 +60,6 @@ fn refused(config: &str, line: usize, key: &str, what: &str) {
 }
 
 const HASH: &str = "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG";
-const NKEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
 
 #[test]
 fn permissions_not_enforced_yet_are_refused() {
@@ -118,22 +117,6 @@ fn account_exports_and_imports_are_refused() {
         4,
         "imports",
         "account \"B\": \"imports\"",
-    );
-}
-
-#[test]
-fn nkey_users_are_refused() {
-    refused(
-        &format!("authorization {{\n  users [ {{nkey: {NKEY}}} ]\n}}\n"),
-        2,
-        "nkey",
-        "\"nkey\"",
-    );
-    refused(
-        &format!("accounts {{ A {{ nkeys [ {{nkey: {NKEY}}} ] }} }}\n"),
-        1,
-        "nkey:",
-        "\"nkey\"",
     );
 }
 

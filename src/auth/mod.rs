@@ -59,6 +59,23 @@ struct UserEntry {
     permissions: Option<Arc<Permissions>>,
 }
 
+impl UserEntry {
+    /// Whether its `allowed_connection_types` admit `kind`.
+    fn admits(&self, kind: ConnectionType) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|t| t.is_empty() || t.contains(&kind))
+    }
+
+    fn login(&self, name: &str) -> Login {
+        Login {
+            user: Some(name.to_string()),
+            account: self.account,
+            permissions: self.permissions.clone(),
+        }
+    }
+}
+
 /// What CONNECT's credentials come to.
 #[derive(Debug)]
 pub enum Verdict {
@@ -121,6 +138,11 @@ pub struct Authenticator {
     ws_timeout: Option<Duration>,
     /// Where bcrypt-hashed secrets are checked.
     pub bcrypt: BcryptPool,
+    /// NKEY users by public key.
+    nkeys: HashMap<String, UserEntry>,
+    /// Makes each connection's nonce (see [`Authenticator::nonce`]); only
+    /// when NKEY users are configured.
+    nonce_key: Option<ring::hmac::Key>,
 }
 
 impl Authenticator {
@@ -163,6 +185,31 @@ impl Authenticator {
             let user = w.auth.user.clone()?;
             Some((user, w.auth.password.clone().unwrap_or_default()))
         });
+        let mut nkeys = HashMap::new();
+        let nkey_users = opts.auth.nkeys.iter().map(|u| (u, 0, defaults));
+        let account_nkeys = opts.accounts.iter().flat_map(|a| {
+            let id = accounts.id(&a.name).unwrap_or(0);
+            a.users
+                .iter()
+                .filter(|u| u.nkey.is_some())
+                .map(move |u| (u, id, None))
+        });
+        for (u, account, default) in nkey_users.chain(account_nkeys) {
+            let Some(key) = &u.nkey else { continue };
+            nkeys.insert(
+                key.clone(),
+                UserEntry {
+                    password: None,
+                    account,
+                    types: u.allowed_connection_types.clone(),
+                    permissions: compile(u.permissions.as_ref().or(default)),
+                },
+            );
+        }
+        let nonce_key = (!nkeys.is_empty()).then(|| {
+            let rng = ring::rand::SystemRandom::new();
+            ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).expect("random bytes")
+        });
         let authenticator = Authenticator {
             token: opts.auth.token.clone(),
             single,
@@ -174,6 +221,8 @@ impl Authenticator {
             ws_no_auth_user: ws.and_then(|w| w.no_auth_user.clone()),
             ws_timeout: ws.and_then(|w| w.auth.timeout),
             bcrypt: BcryptPool::default(),
+            nkeys,
+            nonce_key,
         };
         if authenticator.has_hashed_secret() {
             authenticator.bcrypt.start();
@@ -199,7 +248,48 @@ impl Authenticator {
 
     /// Whether clients must authenticate (INFO's `auth_required`).
     pub fn required(&self) -> bool {
-        self.token.is_some() || self.single.is_some() || !self.users.is_empty()
+        self.token.is_some()
+            || self.single.is_some()
+            || !self.users.is_empty()
+            || !self.nkeys.is_empty()
+    }
+
+    /// The nonce INFO gives connection `cid` to sign, when NKEY users may
+    /// log in: 11 bytes, URL-safe base64 without padding, as nats-server
+    /// makes them. Made from the connection's id under a key drawn at start
+    /// (an HMAC), so each connection's is its own and unguessable, and
+    /// nothing is kept per connection to check it.
+    pub fn nonce(&self, cid: u64) -> Option<String> {
+        use base64::Engine;
+        let key = self.nonce_key.as_ref()?;
+        let tag = ring::hmac::sign(key, &cid.to_le_bytes());
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..11]))
+    }
+
+    /// An NKEY login: the signature of this connection's nonce by the key
+    /// it names.
+    fn check_nkey(&self, c: &ConnectOptions, kind: ConnectionType, cid: u64) -> Verdict {
+        use base64::Engine;
+        let (Some(key), Some(nonce)) = (c.nkey.as_deref(), self.nonce(cid)) else {
+            return Verdict::Denied;
+        };
+        let Some(entry) = self.nkeys.get(key) else {
+            return Verdict::Denied;
+        };
+        let sig = c.sig.as_deref().unwrap_or("");
+        let engines = [
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            base64::engine::general_purpose::STANDARD,
+        ];
+        let Some(sig) = engines.iter().find_map(|e| e.decode(sig).ok()) else {
+            return Verdict::Denied;
+        };
+        let signed = nkeys::KeyPair::from_public_key(key)
+            .is_ok_and(|kp| kp.verify(nonce.as_bytes(), &sig).is_ok());
+        if !signed || !entry.admits(kind) {
+            return Verdict::Denied;
+        }
+        Verdict::Granted(entry.login(key))
     }
 
     /// Whether clients of `kind` must authenticate: the websocket block's
@@ -227,9 +317,12 @@ impl Authenticator {
 
     /// Who the client is (its account and permissions), or `None`:
     /// Authorization Violation.
-    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType) -> Verdict {
+    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType, cid: u64) -> Verdict {
         if !self.required_for(kind) {
             return Verdict::Granted(Login::default());
+        }
+        if c.nkey.is_some() && !self.nkeys.is_empty() {
+            return self.check_nkey(c, kind, cid);
         }
         let ws = kind == ConnectionType::Websocket;
         let (token, single) = if ws && self.ws_override() {
@@ -264,16 +357,10 @@ impl Authenticator {
         let Some((name, entry)) = found else {
             return Verdict::Denied;
         };
-        if let Some(types) = &entry.types {
-            if !types.is_empty() && !types.contains(&kind) {
-                return Verdict::Denied;
-            }
+        if !entry.admits(kind) {
+            return Verdict::Denied;
         }
-        let login = Login {
-            user: Some(name.to_string()),
-            account: entry.account,
-            permissions: entry.permissions.clone(),
-        };
+        let login = entry.login(name);
         if c.user.as_deref() != Some(name) {
             // The no_auth_user: no credentials to check.
             return Verdict::Granted(login);

@@ -108,10 +108,8 @@ fn user(m: &Map, at: &Item, r: &mut Report) -> User {
             "pass" | "password" => u.password = r.take(read::string(item, &key)),
             "nkey" => {
                 if let Some(k) = r.take(read::string(item, &key)) {
-                    if !k.starts_with('U') || k.len() != 56 {
+                    if !k.starts_with('U') || nkeys::KeyPair::from_public_key(&k).is_err() {
                         r.error(item, format!("Not a valid public nkey for a user: \"{k}\""));
-                    } else {
-                        r.unenforced(item, "\"nkey\" (users who sign the server's nonce)");
                     }
                     u.nkey = Some(k);
                 }

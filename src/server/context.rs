@@ -191,6 +191,9 @@ impl ServerContext {
         let mut info = template.clone();
         info.client_id = cid;
         info.client_ip = addr.ip().to_string();
+        if let Some(nonce) = self.auth.nonce(cid) {
+            info.nonce = nonce;
+        }
         encode::write_info(out, &info);
     }
 }

@@ -646,7 +646,7 @@ fn connect(
             opts.auth_token = c.token.clone();
         }
     }
-    match ctx.auth.check(&opts, client.kind) {
+    match ctx.auth.check(&opts, client.kind, client.cid) {
         Verdict::Granted(login) => admit(shard, client, opts, login),
         Verdict::Denied => Err(refuse(client, &opts)),
         Verdict::Bcrypt {
