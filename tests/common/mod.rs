@@ -228,6 +228,21 @@ impl Server {
         self.log.text()
     }
 
+    /// Waits (up to 10 s) for `n` log lines containing `needle`; returns
+    /// how many there are then (more may have come).
+    pub fn wait_for_log_lines(&self, needle: &str, n: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            let count = lines.iter().filter(|l| l.contains(needle)).count();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if count >= n || left.is_zero() {
+                return count;
+            }
+            lines = self.log.grew.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
     /// Waits (up to 10 s) for a log line containing `needle`; returns it.
     pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
