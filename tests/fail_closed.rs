@@ -71,22 +71,16 @@ fn permissions_not_enforced_yet_are_refused() {
         "\"permissions\" with subscribe deny rules",
     );
     refused(
-        "authorization { users [ {user: a, password: b, permission: {allow_responses: true}} ] }\n",
-        1,
-        "permission",
-        "\"permission\" with allow_responses",
-    );
-    refused(
         "authorization {\n  default_permissions: { subscribe: { deny: \">\" } }\n  users [ {user: a, password: b} ]\n}\n",
         2,
         "default_permissions",
         "\"default_permissions\" with subscribe deny rules",
     );
     refused(
-        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { publish: \"a.>\", allow_responses: true }\n  }\n}\n",
+        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { subscribe: { deny: \"a.secret\" } }\n  }\n}\n",
         4,
         "default_permissions",
-        "\"default_permissions\" with allow_responses",
+        "\"default_permissions\" with subscribe deny rules",
     );
 }
 

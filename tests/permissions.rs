@@ -20,6 +20,8 @@ authorization {
     {user: sub, password: p, permissions: {subscribe: ["orders.*", "jobs.> workers"]}}
     {user: free, password: p, permissions: {}}
     {user: dflt, password: p}
+    {user: responder, password: p, permissions: {subscribe: "svc.>", allow_responses: true}}
+    {user: twice, password: p, permissions: {subscribe: "svc.>", publish: "status", allow_responses: {max: 2, expires: "1m"}}}
   ]
 }
 accounts {
@@ -252,6 +254,36 @@ io_tests! {
             assert!(e.contains("Permissions Violation for Publish to \"other\""), "{url}: {e}");
             assert_eq!(publisher.connection_state(), async_nats::connection::State::Connected);
         }
+    };
+
+    responders_may_answer_what_they_were_asked_and_no_more => |io| async move {
+        each_transport(io, |server, ws| {
+            for (user, answers) in [("responder", 1), ("twice", 2)] {
+                let mut r = login(server, user, ws);
+                r.send(b"SUB svc.q 1\r\n");
+                assert!(r.round_trip().is_empty());
+                let mut asker = listener(server, "_INBOX.ask", ws);
+                asker.send(b"PUB svc.q _INBOX.ask 1\r\nx\r\n");
+                assert!(asker.round_trip().is_empty());
+                assert_eq!(r.line(), "MSG svc.q 1 _INBOX.ask 1");
+                assert_eq!(r.line(), "x");
+                let mut errs = publish_all(&mut *r, &["_INBOX.ask"; 3]);
+                // Without an allow list of its own, only replies; `twice`
+                // may also publish status.
+                errs.extend(publish_all(&mut *r, &["_INBOX.other", "status"]));
+                let mut want = vec![publish_err("_INBOX.ask"); 3 - answers];
+                want.push(publish_err("_INBOX.other"));
+                if user == "responder" {
+                    want.push(publish_err("status"));
+                }
+                assert_eq!(errs, want, "{user}, ws {ws}");
+                // The asker got as many answers as were allowed, then a
+                // marker from an unrestricted publisher.
+                let mut free = login(server, "free", ws);
+                assert!(publish_all(&mut *free, &["_INBOX.ask"]).is_empty());
+                assert_eq!(received(&mut *asker, answers + 1), vec!["_INBOX.ask 1"; answers + 1]);
+            }
+        });
     };
 
     verbose_clients_get_the_error_instead_of_ok => |io| async move {

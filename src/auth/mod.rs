@@ -246,6 +246,15 @@ impl Authenticator {
         .any(crate::config::is_bcrypt)
     }
 
+    /// Whether some user may answer requests by `allow_responses`: then
+    /// deliveries of requests are noted per connection.
+    pub fn tracks_replies(&self) -> bool {
+        self.users
+            .values()
+            .chain(self.nkeys.values())
+            .any(|u| u.permissions.as_ref().is_some_and(|p| p.allows_responses()))
+    }
+
     /// Whether clients must authenticate (INFO's `auth_required`).
     pub fn required(&self) -> bool {
         self.token.is_some()

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::options;
 use crate::subject::hash::FastHashBuilder;
@@ -20,11 +21,14 @@ struct Rule {
     queue: Option<Box<[u8]>>,
 }
 
-/// Allow and deny lists; an empty allow list allows everything.
+/// Allow and deny lists; an empty allow list allows everything, unless
+/// `allow_none` (publish rules beside `allow_responses` and no allow list:
+/// only replies may be published, as in nats-server).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Rules {
     allow: Vec<Rule>,
     deny: Vec<Rule>,
+    allow_none: bool,
 }
 
 /// Which rules of a list match a subject, as nats-server's permission
@@ -40,18 +44,24 @@ impl Rules {
         Rules {
             allow: rules(&p.allow),
             deny: rules(&p.deny),
+            allow_none: false,
         }
     }
 
     fn restricts(&self) -> bool {
-        !self.allow.is_empty() || !self.deny.is_empty()
+        !self.allow.is_empty() || !self.deny.is_empty() || self.allow_none
     }
 
     /// A published subject: allowed by a plain rule of the allow list (if
     /// there is one) and by none of the deny list.
     fn allows_publish(&self, subject: &[u8]) -> bool {
         let hit = |r: &Rule| subject_matches_pattern(subject, &r.subject);
-        (self.allow.is_empty() || self.allow.iter().any(hit)) && !self.deny.iter().any(hit)
+        let allowed = if self.allow.is_empty() {
+            !self.allow_none
+        } else {
+            self.allow.iter().any(hit)
+        };
+        allowed && !self.deny.iter().any(hit)
     }
 
     /// A subscription: allowed when an allow rule covers every subject it
@@ -135,6 +145,15 @@ impl Rule {
 pub struct Permissions {
     publish: Option<Rules>,
     subscribe: Option<Rules>,
+    /// `allow_responses`: the reply subjects of messages delivered may be
+    /// published to, `max` times each, within `expires`.
+    responses: Option<Responses>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Responses {
+    max: usize,
+    expires: Duration,
 }
 
 impl Permissions {
@@ -143,11 +162,32 @@ impl Permissions {
         let keep = |sp: &Option<options::SubjectPermission>| {
             sp.as_ref().map(Rules::from_config).filter(Rules::restricts)
         };
+        // Zero means nats-server's default for either.
+        let responses = p.allow_responses.as_ref().map(|r| Responses {
+            max: if r.max == 0 { 1 } else { r.max },
+            expires: if r.expires.is_zero() {
+                DEFAULT_RESPONSE_EXPIRY
+            } else {
+                r.expires
+            },
+        });
+        let mut publish = keep(&p.publish);
+        if responses.is_some() {
+            // Without an allow list of its own, a responder may publish
+            // replies only.
+            let rules = publish.get_or_insert_with(Rules::default);
+            rules.allow_none = rules.allow.is_empty();
+        }
         let perms = Permissions {
-            publish: keep(&p.publish),
+            publish,
             subscribe: keep(&p.subscribe),
+            responses,
         };
         (perms.publish.is_some() || perms.subscribe.is_some()).then(|| Arc::new(perms))
+    }
+
+    pub fn allows_responses(&self) -> bool {
+        self.responses.is_some()
     }
 
     pub fn may_publish(&self, subject: &[u8]) -> bool {
@@ -176,6 +216,10 @@ pub struct ConnPermissions {
     /// The last subject decided, and how: publishers mostly repeat one.
     last: Vec<u8>,
     last_allowed: bool,
+    /// With `allow_responses`: reply subjects of messages delivered, when
+    /// each came and how often it was answered.
+    replies: HashMap<Box<[u8]>, Reply, FastHashBuilder>,
+    replies_since_prune: usize,
     /// Whose they are, for the log.
     user: String,
 }
@@ -187,6 +231,8 @@ impl ConnPermissions {
             published: HashMap::with_hasher(FastHashBuilder::new()),
             last: Vec::new(),
             last_allowed: false,
+            replies: HashMap::with_hasher(FastHashBuilder::new()),
+            replies_since_prune: 0,
             user,
         }
     }
@@ -196,10 +242,18 @@ impl ConnPermissions {
     }
 
     #[inline]
-    pub fn may_publish(&mut self, subject: &[u8]) -> bool {
+    pub fn may_publish(&mut self, subject: &[u8], now: impl FnOnce() -> Instant) -> bool {
         if self.perms.publish.is_none() {
             return true;
         }
+        if self.static_decision(subject) {
+            return true;
+        }
+        self.perms.responses.is_some() && self.answer(subject, now())
+    }
+
+    /// Whether the rules alone allow `subject` (decisions are kept).
+    fn static_decision(&mut self, subject: &[u8]) -> bool {
         if !self.last.is_empty() && self.last == subject {
             return self.last_allowed;
         }
@@ -222,6 +276,67 @@ impl ConnPermissions {
 
     pub fn may_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
         self.perms.may_subscribe(subject, queue)
+    }
+
+    /// A message with reply subject `reply` was delivered: with
+    /// `allow_responses`, the connection may now answer it (unless its
+    /// rules let it publish there anyway).
+    pub fn delivered_request(&mut self, reply: &[u8], now: Instant) {
+        let Some(rules) = self.perms.responses else {
+            return;
+        };
+        if self.static_decision(reply) {
+            return;
+        }
+        self.replies.insert(
+            reply.into(),
+            Reply {
+                at: now,
+                answers: 0,
+            },
+        );
+        self.replies_since_prune += 1;
+        if self.replies_since_prune > REPLIES_PRUNE_AFTER {
+            // Answered and expired ones go; the rest wait their turn.
+            self.replies
+                .retain(|_, r| r.answers < rules.max && !r.expired(rules, now));
+            self.replies_since_prune = 0;
+        }
+    }
+
+    /// A publish to a reply subject this connection was given.
+    fn answer(&mut self, subject: &[u8], now: Instant) -> bool {
+        let Some(rules) = self.perms.responses else {
+            return false;
+        };
+        let Some(reply) = self.replies.get_mut(subject) else {
+            return false;
+        };
+        reply.answers += 1;
+        if reply.answers > rules.max || reply.expired(rules, now) {
+            self.replies.remove(subject);
+            return false;
+        }
+        true
+    }
+}
+
+/// How long a reply may be answered when the configuration says 0.
+const DEFAULT_RESPONSE_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Reply subjects delivered since the last prune before the map is pruned
+/// (nats-server's limit).
+const REPLIES_PRUNE_AFTER: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct Reply {
+    at: Instant,
+    answers: usize,
+}
+
+impl Reply {
+    fn expired(&self, rules: Responses, now: Instant) -> bool {
+        now.duration_since(self.at) > rules.expires
     }
 }
 
@@ -351,19 +466,63 @@ mod tests {
         for i in 0..1000 {
             let ok = format!("ok.{i}");
             let no = format!("no.{i}");
-            assert!(c.may_publish(ok.as_bytes()));
-            assert!(!c.may_publish(no.as_bytes()));
+            assert!(c.may_publish(ok.as_bytes(), Instant::now));
+            assert!(!c.may_publish(no.as_bytes(), Instant::now));
             assert!(c.published.len() <= CACHE_MAX);
         }
-        assert!(c.may_publish(b"ok.1"));
-        assert!(!c.may_publish(b"no.1"));
+        assert!(c.may_publish(b"ok.1", Instant::now));
+        assert!(!c.may_publish(b"no.1", Instant::now));
         // The same subject twice in a row, either way.
         for _ in 0..2 {
-            assert!(!c.may_publish(b"no.1"));
+            assert!(!c.may_publish(b"no.1", Instant::now));
         }
         for _ in 0..2 {
-            assert!(c.may_publish(b"ok.1"));
+            assert!(c.may_publish(b"ok.1", Instant::now));
         }
+    }
+
+    #[test]
+    fn responses_are_allowed_once_each_within_their_time() {
+        let config = |max, expires| options::Permissions {
+            subscribe: Some(options::SubjectPermission {
+                allow: vec!["svc".into()],
+                deny: vec![],
+            }),
+            allow_responses: Some(options::ResponsePermission { max, expires }),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let perms = Permissions::from_config(&config(1, Duration::from_secs(1))).unwrap();
+        let mut c = ConnPermissions::new(perms, "r".into());
+        assert!(!c.may_publish(b"_INBOX.a", || at(0)), "no request yet");
+        assert!(!c.may_publish(b"anything", || at(0)), "replies only");
+        c.delivered_request(b"_INBOX.a", at(0));
+        c.delivered_request(b"_INBOX.b", at(0));
+        assert!(c.may_publish(b"_INBOX.a", || at(10)));
+        assert!(!c.may_publish(b"_INBOX.a", || at(20)), "one answer");
+        assert!(!c.may_publish(b"_INBOX.b", || at(1001)), "expired");
+        // 0 is nats-server's default: two minutes.
+        let perms = Permissions::from_config(&config(2, Duration::ZERO)).unwrap();
+        let mut c = ConnPermissions::new(perms, "r".into());
+        c.delivered_request(b"_INBOX.c", at(0));
+        assert!(c.may_publish(b"_INBOX.c", || at(1)));
+        assert!(c.may_publish(b"_INBOX.c", || at(119_000)));
+        assert!(!c.may_publish(b"_INBOX.c", || at(119_001)), "two answers");
+        c.delivered_request(b"_INBOX.d", at(0));
+        assert!(!c.may_publish(b"_INBOX.d", || at(120_001)), "two minutes");
+        // Requests never answered go once expired.
+        for i in 0..10_000 {
+            c.delivered_request(format!("_INBOX.{i}").as_bytes(), at(0));
+        }
+        for i in 0..REPLIES_PRUNE_AFTER + 1 {
+            c.delivered_request(format!("_INBOX.late.{i}").as_bytes(), at(121_000));
+        }
+        assert!(
+            c.replies.len() <= REPLIES_PRUNE_AFTER + 1,
+            "{}",
+            c.replies.len()
+        );
     }
 
     #[test]

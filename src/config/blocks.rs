@@ -152,16 +152,13 @@ fn connection_types(names: &[String], at: &Item, r: &mut Report) -> Vec<Connecti
     out
 }
 
-/// A permissions map. Publish rules and subscribe allow rules are
-/// enforced; subscribe deny rules (which also filter what wildcard
-/// subscriptions receive) and `allow_responses` are refused until they are.
+/// A permissions map. Publish rules, subscribe allow rules and
+/// `allow_responses` are enforced; subscribe deny rules (which also filter
+/// what wildcard subscriptions receive) are refused until they are.
 fn permissions(m: &Map, at: &Item, key: &str, r: &mut Report) -> Permissions {
     let p = read_permissions(m, r);
     if p.subscribe.as_ref().is_some_and(|sp| !sp.deny.is_empty()) {
         r.unenforced(at, &format!("\"{key}\" with subscribe deny rules"));
-    }
-    if p.allow_responses.is_some() {
-        r.unenforced(at, &format!("\"{key}\" with allow_responses"));
     }
     p
 }
@@ -208,10 +205,11 @@ fn read_permissions(m: &Map, r: &mut Report) -> Permissions {
     p
 }
 
+/// nats-server's defaults: one answer, within two minutes.
 fn default_responses() -> ResponsePermission {
     ResponsePermission {
         max: 1,
-        expires: Duration::ZERO,
+        expires: Duration::from_secs(120),
     }
 }
 

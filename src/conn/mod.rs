@@ -199,7 +199,15 @@ impl Client {
     pub fn may_publish(&self, subject: &[u8]) -> bool {
         match self.permissions.borrow_mut().as_deref_mut() {
             None => true,
-            Some(p) => p.may_publish(subject),
+            Some(p) => p.may_publish(subject, Instant::now),
+        }
+    }
+
+    /// A message with a reply subject was delivered to it (for
+    /// `allow_responses`).
+    pub fn delivered_request(&self, reply: &[u8]) {
+        if let Some(p) = self.permissions.borrow_mut().as_deref_mut() {
+            p.delivered_request(reply, Instant::now());
         }
     }
 

@@ -113,6 +113,10 @@ impl<'a> Outgoing<'a> {
     /// Appends the message for subscription `sid`; `headers`: whether that
     /// client reads HMSG (one that does not gets the payload alone).
     #[inline]
+    pub fn reply(&self) -> Option<&'a [u8]> {
+        self.reply
+    }
+
     pub fn write(&self, out: &mut Vec<u8>, sid: &[u8], headers: bool) {
         if let Some(t) = &self.line {
             let (head, rest) = t.bytes.split_at(t.head);

@@ -114,6 +114,9 @@ pub struct Shard {
     /// The other shards a message goes to, gathered per publish in a
     /// buffer kept from one publish to the next.
     pub(crate) targets: RefCell<Vec<route::Target>>,
+    /// Some user answers requests by `allow_responses`: deliveries of
+    /// requests are noted on the receiving connection (and not gathered).
+    pub(crate) tracks_replies: bool,
 }
 
 impl Shard {
@@ -129,7 +132,9 @@ impl Shard {
             })
             .collect();
         let shards = ctx.shards;
+        let tracks_replies = ctx.auth.tracks_replies();
         Shard {
+            tracks_replies,
             id: setup_id,
             ctx,
             clients: RefCell::new(Slab::new()),

@@ -338,6 +338,11 @@ impl Shard {
         self.deliver_with(clients, sub, 1, |out, sid, _, headers| {
             msg.write(out, sid, headers)
         });
+        if self.tracks_replies {
+            if let (Some(reply), Some(client)) = (msg.reply(), clients.get(sub.conn as usize)) {
+                client.delivered_request(reply);
+            }
+        }
     }
 
     /// Writes up to `available` messages for one subscription (fewer when
