@@ -62,29 +62,6 @@ fn refused(config: &str, line: usize, key: &str, what: &str) {
 const HASH: &str = "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG";
 
 #[test]
-fn permissions_not_enforced_yet_are_refused() {
-    // Subscribe deny rules also filter what wildcard subscriptions receive.
-    refused(
-        "authorization { users [ {user: a, password: b, permissions: {subscribe: {deny: \"secret.>\"}}} ] }\n",
-        1,
-        "permissions",
-        "\"permissions\" with subscribe deny rules",
-    );
-    refused(
-        "authorization {\n  default_permissions: { subscribe: { deny: \">\" } }\n  users [ {user: a, password: b} ]\n}\n",
-        2,
-        "default_permissions",
-        "\"default_permissions\" with subscribe deny rules",
-    );
-    refused(
-        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    default_permissions { subscribe: { deny: \"a.secret\" } }\n  }\n}\n",
-        4,
-        "default_permissions",
-        "\"default_permissions\" with subscribe deny rules",
-    );
-}
-
-#[test]
 fn default_permissions_without_a_users_list_are_refused() {
     // nats-server gives them to nobody: a single user or a token would be
     // unrestricted.

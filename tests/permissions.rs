@@ -20,6 +20,7 @@ authorization {
     {user: sub, password: p, permissions: {subscribe: ["orders.*", "jobs.> workers"]}}
     {user: free, password: p, permissions: {}}
     {user: dflt, password: p}
+    {user: guarded, password: p, permissions: {subscribe: {allow: ["orders.>", "jobs.>"], deny: ["orders.secret.*", "jobs.> thieves"]}}}
     {user: responder, password: p, permissions: {subscribe: "svc.>", allow_responses: true}}
     {user: twice, password: p, permissions: {subscribe: "svc.>", publish: "status", allow_responses: {max: 2, expires: "1m"}}}
   ]
@@ -254,6 +255,31 @@ io_tests! {
             assert!(e.contains("Permissions Violation for Publish to \"other\""), "{url}: {e}");
             assert_eq!(publisher.connection_state(), async_nats::connection::State::Connected);
         }
+    };
+
+    subscribe_deny_rules_refuse_subscriptions_and_filter_wildcards => |io| async move {
+        let server = each_transport(io, |server, ws| {
+            let mut g = login(server, "guarded", ws);
+            g.send(b"SUB orders.secret.x 1\r\nSUB orders.> 2\r\nSUB jobs.a thieves 3\r\nSUB jobs.a workers 4\r\n");
+            assert_eq!(
+                g.round_trip(),
+                [
+                    sub_err("orders.secret.x"),
+                    "-ERR 'Permissions Violation for Subscription to \"jobs.a\" using queue \"thieves\"'".to_string(),
+                ],
+                "ws {ws}"
+            );
+            let mut p = login(server, "free", ws);
+            let subjects = ["orders.a", "orders.secret.x", "orders.secret.x.y", "jobs.a", "orders.b"];
+            assert!(publish_all(&mut *p, &subjects).is_empty());
+            // The wildcard subscription gets all but the denied subject.
+            assert_eq!(
+                received(&mut *g, 4),
+                ["orders.a 2", "orders.secret.x.y 2", "jobs.a 4", "orders.b 2"],
+                "ws {ws}"
+            );
+        });
+        server.wait_for_log("Subscription Violation - User \"guarded\", Subject \"orders.secret.x\", SID 1");
     };
 
     responders_may_answer_what_they_were_asked_and_no_more => |io| async move {

@@ -124,6 +124,20 @@ fn covers(pattern: &[u8], sub: &[u8]) -> bool {
     }
 }
 
+/// Whether two patterns can match one subject.
+fn collide(a: &[u8], b: &[u8]) -> bool {
+    let mut a = a.split(|&c| c == b'.');
+    let mut b = b.split(|&c| c == b'.');
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(b">"), Some(_)) | (Some(_), Some(b">")) => return true,
+            (Some(x), Some(y)) if x == b"*" || y == b"*" || x == y => {}
+            _ => return false,
+        }
+    }
+}
+
 /// A queue rule names the group itself, or a pattern of group names.
 fn queue_matches(queue: &[u8], rules: &[&[u8]]) -> bool {
     rules
@@ -276,6 +290,27 @@ impl ConnPermissions {
 
     pub fn may_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
         self.perms.may_subscribe(subject, queue)
+    }
+
+    /// Whether a new subscription needs its deliveries checked against the
+    /// subscribe deny rules: a wildcard subject that can meet one, or a
+    /// queue subscription (queue-qualified rules), as nats-server decides.
+    pub fn filters(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let Some(rules) = &self.perms.subscribe else {
+            return false;
+        };
+        (queue.is_some() || has_wildcard(subject))
+            && rules.deny.iter().any(|r| collide(&r.subject, subject))
+    }
+
+    /// Whether a message on `subject` must not reach a filtered
+    /// subscription (in `queue`, if any).
+    pub fn denies_delivery(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let Some(rules) = &self.perms.subscribe else {
+            return false;
+        };
+        let m = matched(&rules.deny, subject, |p, s| subject_matches_pattern(s, p));
+        m.plain || queue.is_some_and(|q| !m.queues.is_empty() && queue_matches(q, &m.queues))
     }
 
     /// A message with reply subject `reply` was delivered: with
@@ -523,6 +558,45 @@ mod tests {
             "{}",
             c.replies.len()
         );
+    }
+
+    #[test]
+    fn wildcard_subscriptions_meeting_a_deny_rule_are_filtered() {
+        let p = perms((&[], &[]), (&[">"], &["secret.*", "jobs.> thieves"]));
+        let c = ConnPermissions::new(p, "u".into());
+        assert!(!c.may_subscribe(b"secret.x", None));
+        assert!(
+            !c.may_subscribe(b"secret.>", None),
+            "a deny rule's * takes a > token"
+        );
+        assert!(
+            c.may_subscribe(b"*.x", None),
+            "matched as tokens, then filtered"
+        );
+        assert!(c.filters(b"*.x", None));
+        assert!(!c.filters(b"public.*", None), "cannot meet a deny rule");
+        assert!(!c.filters(b"secret.x.y", None), "no wildcard, no queue");
+        assert!(
+            c.filters(b"jobs.a", Some(b"workers")),
+            "a queue rule may apply"
+        );
+        assert!(c.denies_delivery(b"secret.x", None));
+        assert!(!c.denies_delivery(b"secret.x.y", None));
+        assert!(c.denies_delivery(b"jobs.a", Some(b"thieves")));
+        assert!(!c.denies_delivery(b"jobs.a", Some(b"workers")));
+        assert!(!c.denies_delivery(b"jobs.a", None));
+        for (a, b, meet) in [
+            ("a.*", "a.b", true),
+            ("a.>", "a", false),
+            ("a.>", "a.b.c", true),
+            ("*.b", "a.*", true),
+            ("a.b", "a.c", false),
+            ("a.*", "a.b.c", false),
+            (">", "x", true),
+        ] {
+            assert_eq!(collide(a.as_bytes(), b.as_bytes()), meet, "{a} {b}");
+            assert_eq!(collide(b.as_bytes(), a.as_bytes()), meet, "{b} {a}");
+        }
     }
 
     #[test]

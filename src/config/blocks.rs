@@ -40,7 +40,7 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
             }
             "default_permissions" | "permissions" if full => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
-                    a.default_permissions = Some(permissions(pm, item, &entry.key, r));
+                    a.default_permissions = Some(read_permissions(pm, r));
                     defaults_at = Some(item);
                 }
             }
@@ -116,7 +116,7 @@ fn user(m: &Map, at: &Item, r: &mut Report) -> User {
             }
             "permission" | "permissions" | "authorization" => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
-                    u.permissions = Some(permissions(pm, item, &entry.key, r));
+                    u.permissions = Some(read_permissions(pm, r));
                 }
             }
             "allowed_connection_types" | "connection_types" | "clients" => {
@@ -152,17 +152,8 @@ fn connection_types(names: &[String], at: &Item, r: &mut Report) -> Vec<Connecti
     out
 }
 
-/// A permissions map. Publish rules, subscribe allow rules and
-/// `allow_responses` are enforced; subscribe deny rules (which also filter
-/// what wildcard subscriptions receive) are refused until they are.
-fn permissions(m: &Map, at: &Item, key: &str, r: &mut Report) -> Permissions {
-    let p = read_permissions(m, r);
-    if p.subscribe.as_ref().is_some_and(|sp| !sp.deny.is_empty()) {
-        r.unenforced(at, &format!("\"{key}\" with subscribe deny rules"));
-    }
-    p
-}
-
+/// A permissions map: `publish`, `subscribe` (each a list or
+/// `{allow, deny}`) and `allow_responses`.
 fn read_permissions(m: &Map, r: &mut Report) -> Permissions {
     let mut p = Permissions::default();
     for entry in m.entries() {
@@ -273,7 +264,7 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
                         }
                         "default_permissions" => {
                             if let Some(pm) = r.take(read::map(&e.item, &k)) {
-                                defaults = Some(permissions(pm, &e.item, &e.key, r));
+                                defaults = Some(read_permissions(pm, r));
                             }
                         }
                         "exports" | "imports" | "limits" => r.unenforced(

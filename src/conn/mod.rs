@@ -289,7 +289,18 @@ impl Client {
         queue: Option<&[u8]>,
         limit: usize,
     ) -> Result<Added, ProtocolError> {
-        self.subs.borrow_mut().add(sid, subject, queue, limit)
+        let added = self.subs.borrow_mut().add(sid, subject, queue, limit)?;
+        if let Added::New(key) = added {
+            let filtered = self
+                .permissions
+                .borrow()
+                .as_ref()
+                .is_some_and(|p| p.filters(subject, queue));
+            if filtered {
+                self.subs.borrow_mut().set_filtered(key);
+            }
+        }
+        Ok(added)
     }
 
     /// UNSUB (see [`Subs::unsubscribe`]).
@@ -332,14 +343,23 @@ impl Client {
         &self,
         key: usize,
         available: usize,
+        subject: &[u8],
         write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
     ) -> Option<Delivered> {
         let headers = self.flags().headers;
         let mut out = self.out.borrow_mut();
+        let denied = |queue: Option<&[u8]>| {
+            self.permissions
+                .borrow()
+                .as_ref()
+                .is_some_and(|p| p.denies_delivery(subject, queue))
+        };
         let subs::Delivered { count, expired } =
             self.subs
                 .borrow_mut()
-                .deliver(key, available, |sid, n| write(&mut out, sid, n, headers))?;
+                .deliver(key, available, denied, |sid, n| {
+                    write(&mut out, sid, n, headers)
+                })?;
         self.msgs_out.set(self.msgs_out.get() + count as u64);
         Some(Delivered {
             count,

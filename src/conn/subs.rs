@@ -15,6 +15,9 @@ pub struct Sub {
     /// Auto-unsubscribe after this many deliveries (UNSUB sid max).
     max: Option<u64>,
     delivered: u64,
+    /// Its subject or queue may meet its user's subscribe deny rules:
+    /// each message is checked against them before it is written.
+    filtered: bool,
 }
 
 /// What a SUB did to the table.
@@ -76,6 +79,7 @@ impl Subs {
             queue: queue.map(Into::into),
             max: None,
             delivered: 0,
+            filtered: false,
         });
         self.by_sid.insert(sid.into(), key);
         Ok(Added::New(key))
@@ -113,17 +117,31 @@ impl Subs {
             .map(|(_, s)| &s.sid[..])
     }
 
+    pub fn set_filtered(&mut self, key: usize) {
+        if let Some(s) = self.slab.get_mut(key) {
+            s.filtered = true;
+        }
+    }
+
     /// Up to `available` deliveries to subscription `key` (fewer when its
-    /// auto-unsubscribe limit comes first), written by `write(sid, n)`.
-    /// `None`: no such subscription.
+    /// auto-unsubscribe limit comes first), written by `write(sid, n)`;
+    /// none when it is filtered and `denied(queue)` says so. `None`: no
+    /// such subscription.
     #[inline(always)]
     pub fn deliver(
         &mut self,
         key: usize,
         available: usize,
+        denied: impl FnOnce(Option<&[u8]>) -> bool,
         write: impl FnOnce(&[u8], usize),
     ) -> Option<Delivered> {
         let s = self.slab.get_mut(key)?;
+        if s.filtered && denied(s.queue.as_deref()) {
+            return Some(Delivered {
+                count: 0,
+                expired: false,
+            });
+        }
         let count = match s.max {
             Some(max) => available.min(max.saturating_sub(s.delivered) as usize),
             None => available,
@@ -172,11 +190,11 @@ mod tests {
         assert_eq!(subs.unsubscribe(b"7", Some(3)), None, "stays for 3");
         let mut sids = Vec::new();
         let d = subs
-            .deliver(key, 2, |sid, n| sids.push((sid.to_vec(), n)))
+            .deliver(key, 2, |_| false, |sid, n| sids.push((sid.to_vec(), n)))
             .unwrap();
         assert_eq!((d.count, d.expired), (2, false));
         let d = subs
-            .deliver(key, 5, |sid, n| sids.push((sid.to_vec(), n)))
+            .deliver(key, 5, |_| false, |sid, n| sids.push((sid.to_vec(), n)))
             .unwrap();
         assert_eq!((d.count, d.expired), (1, true), "only one more is owed");
         assert_eq!(sids, [(b"7".to_vec(), 2), (b"7".to_vec(), 1)]);

@@ -113,6 +113,10 @@ impl<'a> Outgoing<'a> {
     /// Appends the message for subscription `sid`; `headers`: whether that
     /// client reads HMSG (one that does not gets the payload alone).
     #[inline]
+    pub fn subject(&self) -> &'a [u8] {
+        self.subject
+    }
+
     pub fn reply(&self) -> Option<&'a [u8]> {
         self.reply
     }

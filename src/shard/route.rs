@@ -335,7 +335,7 @@ impl Shard {
 
     /// Writes one message to one subscription's connection.
     fn deliver(&self, clients: &Slab<Rc<Client>>, sub: SubRef, msg: &Outgoing<'_>) {
-        self.deliver_with(clients, sub, 1, |out, sid, _, headers| {
+        self.deliver_with(clients, sub, 1, msg.subject(), |out, sid, _, headers| {
             msg.write(out, sid, headers)
         });
         if self.tracks_replies {
@@ -345,16 +345,18 @@ impl Shard {
         }
     }
 
-    /// Writes up to `available` messages for one subscription (fewer when
-    /// its auto-unsubscribe limit comes first) with `write(out, sid, n,
-    /// headers)`; then counts them, wakes the writer, checks for a slow
-    /// consumer and removes a subscription that reached its limit.
+    /// Writes up to `available` messages on `subject` for one subscription
+    /// (fewer when its auto-unsubscribe limit comes first, none when its
+    /// user may not receive them) with `write(out, sid, n, headers)`; then
+    /// counts them, wakes the writer, checks for a slow consumer and
+    /// removes a subscription that reached its limit.
     #[inline(always)]
     pub(crate) fn deliver_with(
         &self,
         clients: &Slab<Rc<Client>>,
         sub: SubRef,
         available: usize,
+        subject: &[u8],
         write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
     ) {
         let Some(client) = clients.get(sub.conn as usize) else {
@@ -363,7 +365,7 @@ impl Shard {
         if !client.is_open() {
             return;
         }
-        let Some(delivered) = client.deliver(sub.sub as usize, available, write) else {
+        let Some(delivered) = client.deliver(sub.sub as usize, available, subject, write) else {
             return;
         };
         self.mark_dirty(client);

@@ -143,9 +143,13 @@ impl Shard {
         };
         let clients = self.clients.borrow();
         for &sub in &run.local.plain {
-            self.deliver_with(&clients, sub, run.b.len(), |out, sid, n, _| {
-                run.b.write(out, sid, n)
-            });
+            self.deliver_with(
+                &clients,
+                sub,
+                run.b.len(),
+                run.b.subject(),
+                |out, sid, n, _| run.b.write(out, sid, n),
+            );
         }
         // Kept unless a large message made it large.
         if run.b.capacity() <= 2 * RUN_BYTES {
