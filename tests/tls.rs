@@ -242,6 +242,46 @@ io_tests! {
         round_trip(&ws, &tcp, "wss.big2", big).await;
     };
 
+    wss_and_tls_logins_with_bcrypt_nkeys_and_permissions => |io| async move {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let key = nkeys::KeyPair::new_user();
+        let config = format!(
+            "authorization {{ users [\n  {{user: a, password: \"{hash}\", permissions: {{publish: \"ok.>\", subscribe: \"ok.>\"}}}}\n  {{nkey: {}}}\n] }}\n{}\nwebsocket {{ host: 127.0.0.1, port: -1, {} }}",
+            key.public_key(),
+            pki().block(""),
+            pki().block("")
+        );
+        let server = start(io, &config);
+        for url in [server.url().replace("nats://", "tls://"), wss_url(&server)] {
+            let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+            let a = options()
+                .user_and_password("a".into(), "pw".into())
+                .event_callback(move |event| {
+                    let tx = tx.clone();
+                    async move {
+                        if let async_nats::Event::ServerError(e) = event {
+                            let _ = tx.send(e.to_string());
+                        }
+                    }
+                })
+                .connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            let n = options().nkey(key.seed().unwrap()).connect(&url).await.unwrap();
+            let mut sub = a.subscribe("ok.>").await.unwrap();
+            a.flush().await.unwrap();
+            a.publish("ok.self", "".into()).await.unwrap();
+            next(&mut sub).await;
+            a.publish("not.ok", "x".into()).await.unwrap();
+            n.publish("ok.n", "from the nkey user".into()).await.unwrap();
+            assert_eq!(next(&mut sub).await.subject.as_str(), "ok.n", "{url}");
+            let e = tokio::time::timeout(Duration::from_secs(10), errors.recv()).await.unwrap().unwrap();
+            assert!(e.contains("Permissions Violation for Publish to \"not.ok\""), "{url}: {e}");
+            let wrong = options().user_and_password("a".into(), "no".into()).connect(&url).await;
+            assert!(wrong.is_err(), "{url}: a wrong password logged in");
+        }
+    };
+
     wss_with_compression => |io| async move {
         let config = format!(
             "websocket {{ host: 127.0.0.1, port: -1, compression: true, {} }}",
