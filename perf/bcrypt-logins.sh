@@ -9,6 +9,8 @@
 # Usage: perf/bcrypt-logins.sh [ROUNDS] (default 3). Needs a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/lib.sh
+source perf/lib.sh
 ROUNDS=${1:-3}
 RINGNATS=${RINGNATS:-target/release/ringnats}
 LOADTEST=${LOADTEST:-target/release/loadtest}
@@ -17,10 +19,7 @@ URL="nats://127.0.0.1:$PORT"
 "$RINGNATS" -c perf/bcrypt.conf --shards 1 >/dev/null 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null' EXIT
-for _ in $(seq 100); do
-	[[ -n $(ss -Hltn "sport = :$PORT") ]] && break
-	sleep 0.05
-done
+wait_listening "$PORT"
 summary='import json,sys
 l = json.load(sys.stdin)["latency_us"]
 print(sys.argv[1], sys.argv[2], *(round(l[k]) for k in ("p50", "p90", "p99", "p999", "max")))'

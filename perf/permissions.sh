@@ -7,6 +7,8 @@
 # release build (cargo build --release -p ringnats -p loadtest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/lib.sh
+source perf/lib.sh
 ROUNDS=${1:-6}
 shift $(($# < 1 ? $# : 1))
 RINGNATS=${RINGNATS:-target/release/ringnats}
@@ -15,10 +17,7 @@ PORT=17410
 taskset -c 0 "$RINGNATS" -c perf/permissions.conf --shards 1 >/dev/null 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null' EXIT
-for _ in $(seq 100); do
-	[[ -n $(ss -Hltn "sport = :$PORT") ]] && break
-	sleep 0.05
-done
+wait_listening "$PORT"
 echo "round user msgs_per_sec (pubsub --size 128 $*)"
 for round in $(seq 1 "$ROUNDS"); do
 	users=(free ruled)

@@ -12,6 +12,8 @@
 # build (cargo build --release -p ringnats -p loadtest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/lib.sh
+source perf/lib.sh
 ROUNDS=${1:-6}
 RATE=${2:-10000}
 shift $(($# < 2 ? $# : 2))
@@ -36,10 +38,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		esac
 		taskset -c 0 "${cmd[@]}" >"$WORK/$server.log" 2>&1 &
 		PID=$!
-		for _ in $(seq 100); do
-			[[ -n $(ss -Hltn "sport = :$PORT") ]] && break
-			sleep 0.05
-		done
+		wait_listening "$PORT"
 		taskset -c 1 "$LOADTEST" reqrep --rate "$RATE" --size 128 --duration 5s --warmup 1s \
 			--url "nats://127.0.0.1:$PORT" --quiet --json "$@" >"$WORK/out.json"
 		kill "$PID"

@@ -5,43 +5,11 @@
 
 mod common;
 
-use common::ws::WsRaw;
-use common::{Raw, Server, Start};
+use common::{open, Conn, Server, Start};
 
 /// Cost 4 keeps the tests quick; the check is the same at any cost.
 fn hash(secret: &str) -> String {
     bcrypt::hash(secret, 4).unwrap()
-}
-
-trait Conn {
-    fn send(&mut self, bytes: &[u8]);
-    fn line(&mut self) -> String;
-}
-
-impl Conn for Raw {
-    fn send(&mut self, bytes: &[u8]) {
-        Raw::send(self, bytes)
-    }
-    fn line(&mut self) -> String {
-        Raw::line(self)
-    }
-}
-
-impl Conn for WsRaw {
-    fn send(&mut self, bytes: &[u8]) {
-        WsRaw::send(self, bytes)
-    }
-    fn line(&mut self) -> String {
-        WsRaw::line(self)
-    }
-}
-
-fn open(server: &Server, ws: bool) -> Box<dyn Conn> {
-    if ws {
-        Box::new(WsRaw::upgrade(&server.ws_addr(), &[]).0)
-    } else {
-        Box::new(Raw::connect(server).0)
-    }
 }
 
 /// CONNECT with `creds` (JSON members), then PING: the first answer.

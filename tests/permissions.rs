@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::ws::WsRaw;
-use common::{next, Io, Raw, Server, Start};
+use common::{next, next_error, open, with_server_errors, Conn, Io, Raw, Server, Start};
 
 /// Users `pub` (may publish only to orders.> and status, never to
 /// orders.secret.*), `sub` (may subscribe to orders.* and to jobs.> in the
@@ -38,44 +37,9 @@ fn start(io: Io) -> Server {
     Start::new(io).config(CONFIG).start()
 }
 
-/// A raw connection over TCP or WebSocket.
-trait Conn {
-    fn send(&mut self, bytes: &[u8]);
-    fn line(&mut self) -> String;
-    fn round_trip(&mut self) -> Vec<String>;
-}
-
-impl Conn for Raw {
-    fn send(&mut self, bytes: &[u8]) {
-        Raw::send(self, bytes)
-    }
-    fn line(&mut self) -> String {
-        Raw::line(self)
-    }
-    fn round_trip(&mut self) -> Vec<String> {
-        Raw::round_trip(self)
-    }
-}
-
-impl Conn for WsRaw {
-    fn send(&mut self, bytes: &[u8]) {
-        WsRaw::send(self, bytes)
-    }
-    fn line(&mut self) -> String {
-        WsRaw::line(self)
-    }
-    fn round_trip(&mut self) -> Vec<String> {
-        WsRaw::round_trip(self)
-    }
-}
-
 /// A logged-in connection of `user`, over WebSocket when `ws`.
 fn login(server: &Server, user: &str, ws: bool) -> Box<dyn Conn> {
-    let mut c: Box<dyn Conn> = if ws {
-        Box::new(WsRaw::upgrade(&server.ws_addr(), &[]).0)
-    } else {
-        Box::new(Raw::connect(server).0)
-    };
+    let mut c = open(server, ws);
     c.send(
         format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"p\"}}\r\n").as_bytes(),
     );
@@ -123,13 +87,19 @@ fn received(c: &mut dyn Conn, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Runs `check` over TCP and over WebSocket against one server.
+/// Runs `check` over TCP and over WebSocket against a server of one shard
+/// and then one of two (connections then land on either); returns the
+/// second.
 fn each_transport(io: Io, check: impl Fn(&Server, bool)) -> Server {
-    let server = start(io);
-    for ws in [false, true] {
-        check(&server, ws);
+    let mut last = None;
+    for shards in [1, 2] {
+        let server = Start::new(io).shards(shards).config(CONFIG).start();
+        for ws in [false, true] {
+            check(&server, ws);
+        }
+        last = Some(server);
     }
-    server
+    last.expect("a server")
 }
 
 io_tests! {
@@ -222,19 +192,10 @@ io_tests! {
     async_nats_hears_the_violation_and_keeps_its_connection => |io| async move {
         let server = start(io);
         for url in [server.url(), server.ws_url()] {
-            let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
-            let publisher = async_nats::ConnectOptions::with_user_and_password("pub".into(), "p".into())
-                .event_callback(move |event| {
-                    let tx = tx.clone();
-                    async move {
-                        if let async_nats::Event::ServerError(e) = event {
-                            let _ = tx.send(e.to_string());
-                        }
-                    }
-                })
-                .connect(&url)
-                .await
-                .unwrap();
+            let (options, mut errors) = with_server_errors(
+                async_nats::ConnectOptions::with_user_and_password("pub".into(), "p".into()),
+            );
+            let publisher = options.connect(&url).await.unwrap();
             let free = async_nats::ConnectOptions::with_user_and_password("free".into(), "p".into())
                 .connect(&url)
                 .await
@@ -248,10 +209,7 @@ io_tests! {
             publisher.publish("orders.new", "yes".into()).await.unwrap();
             let m = next(&mut sub).await;
             assert_eq!((m.subject.as_str(), &m.payload[..]), ("orders.new", &b"yes"[..]), "{url}");
-            let e = tokio::time::timeout(std::time::Duration::from_secs(10), errors.recv())
-                .await
-                .expect("the error in time")
-                .unwrap();
+            let e = next_error(&mut errors).await;
             assert!(e.contains("Permissions Violation for Publish to \"other\""), "{url}: {e}");
             assert_eq!(publisher.connection_state(), async_nats::connection::State::Connected);
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::tls::pki;
 use common::ws::{masked_frame, request};
-use common::{next, sync, Io, Raw, Server, Start};
+use common::{next, next_error, sync, with_server_errors, Io, Raw, Server, Start};
 
 fn start(io: Io, config: &str) -> Server {
     Start::new(io).config(config).args(&["-D"]).start()
@@ -253,17 +253,9 @@ io_tests! {
         );
         let server = start(io, &config);
         for url in [server.url().replace("nats://", "tls://"), wss_url(&server)] {
-            let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
-            let a = options()
-                .user_and_password("a".into(), "pw".into())
-                .event_callback(move |event| {
-                    let tx = tx.clone();
-                    async move {
-                        if let async_nats::Event::ServerError(e) = event {
-                            let _ = tx.send(e.to_string());
-                        }
-                    }
-                })
+            let (a_options, mut errors) =
+                with_server_errors(options().user_and_password("a".into(), "pw".into()));
+            let a = a_options
                 .connect(&url)
                 .await
                 .unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -275,7 +267,7 @@ io_tests! {
             a.publish("not.ok", "x".into()).await.unwrap();
             n.publish("ok.n", "from the nkey user".into()).await.unwrap();
             assert_eq!(next(&mut sub).await.subject.as_str(), "ok.n", "{url}");
-            let e = tokio::time::timeout(Duration::from_secs(10), errors.recv()).await.unwrap().unwrap();
+            let e = next_error(&mut errors).await;
             assert!(e.contains("Permissions Violation for Publish to \"not.ok\""), "{url}: {e}");
             let wrong = options().user_and_password("a".into(), "no".into()).connect(&url).await;
             assert!(wrong.is_err(), "{url}: a wrong password logged in");

@@ -53,10 +53,13 @@ impl BcryptPool {
             password: password.to_string(),
             done,
         };
-        let queue = self.queue.get_or_init(start);
-        if let Err(mpsc::SendError(job)) = queue.lock().expect("bcrypt queue").send(job) {
-            // No thread left to do it (it cannot happen short of a panic
-            // in bcrypt): refuse rather than admit.
+        let sent = match self.queue.get() {
+            Some(queue) => queue.lock().expect("bcrypt queue").send(job),
+            None => Err(mpsc::SendError(job)),
+        };
+        if let Err(mpsc::SendError(job)) = sent {
+            // Not started (no hash was configured) or no thread left (a
+            // panic in bcrypt): refuse rather than admit.
             let _ = job.done.send(false);
         }
         answer
@@ -110,6 +113,11 @@ mod tests {
     fn checks_come_back_from_the_pool() {
         let hash = ::bcrypt::hash("s3cret", 4).unwrap();
         let pool = BcryptPool::default();
+        assert!(
+            !pool.verify(&hash, "s3cret").blocking_recv().unwrap(),
+            "not started"
+        );
+        pool.start();
         let answers: Vec<_> = ["s3cret", "wrong", "", &hash]
             .iter()
             .map(|p| pool.verify(&hash, p))

@@ -13,9 +13,9 @@ use super::value::{Item, Map, Value};
 
 /// `authorization { user, password, token, timeout, users, nkeys, default_permissions }`.
 /// `full` is false for the simple form of the websocket block (user/password/token/timeout).
-pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> Authorization {
+pub(crate) fn authorization(m: &Map, at: &Item, r: &mut Report, full: bool) -> Authorization {
     let mut a = Authorization::default();
-    let mut defaults_at = None;
+    let mut defaultsat = None;
     for entry in m.entries() {
         let item = &entry.item;
         let key = entry.key.to_ascii_lowercase();
@@ -41,7 +41,7 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
             "default_permissions" | "permissions" if full => {
                 if let Some(pm) = r.take(read::map(item, &key)) {
                     a.default_permissions = Some(read_permissions(pm, r));
-                    defaults_at = Some(item);
+                    defaultsat = Some(item);
                 }
             }
             _ => r.unknown(entry, "authorization"),
@@ -49,19 +49,19 @@ pub(crate) fn authorization(m: &Map, _at: &Item, r: &mut Report, full: bool) -> 
     }
     if full {
         if a.token.is_some() && (a.user.is_some() || a.password.is_some()) {
-            r.error(_at, "Cannot have a user/pass and token");
+            r.error(at, "Cannot have a user/pass and token");
         }
         if a.users.is_some() && a.user.is_some() {
-            r.error(_at, "Can not have a single user/pass and a users array");
+            r.error(at, "Can not have a single user/pass and a users array");
         }
         if a.users.is_some() && a.token.is_some() {
-            r.error(_at, "Can not have a token and a users array");
+            r.error(at, "Can not have a token and a users array");
         }
         // nats-server gives them only to the users of a users list; without
         // one they would restrict nobody.
         if a.users.is_none() && a.default_permissions.as_ref().is_some_and(restricts) {
             r.error(
-                defaults_at.unwrap_or(_at),
+                defaultsat.unwrap_or(at),
                 "default_permissions apply to the users of a users list, and there is none: ringnats refuses to start rather than let them restrict nobody",
             );
         }

@@ -376,3 +376,72 @@ impl Raw {
         }
     }
 }
+
+/// A raw NATS connection over TCP or WebSocket, for tests that run the
+/// same exchange over both.
+pub trait Conn {
+    fn send(&mut self, bytes: &[u8]);
+    fn line(&mut self) -> String;
+    fn round_trip(&mut self) -> Vec<String>;
+}
+
+impl Conn for Raw {
+    fn send(&mut self, bytes: &[u8]) {
+        Raw::send(self, bytes)
+    }
+    fn line(&mut self) -> String {
+        Raw::line(self)
+    }
+    fn round_trip(&mut self) -> Vec<String> {
+        Raw::round_trip(self)
+    }
+}
+
+impl Conn for ws::WsRaw {
+    fn send(&mut self, bytes: &[u8]) {
+        ws::WsRaw::send(self, bytes)
+    }
+    fn line(&mut self) -> String {
+        ws::WsRaw::line(self)
+    }
+    fn round_trip(&mut self) -> Vec<String> {
+        ws::WsRaw::round_trip(self)
+    }
+}
+
+/// A connection that has read its INFO: over WebSocket when `ws`.
+pub fn open(server: &Server, ws: bool) -> Box<dyn Conn> {
+    if ws {
+        Box::new(ws::WsRaw::upgrade(&server.ws_addr(), &[]).0)
+    } else {
+        Box::new(Raw::connect(server).0)
+    }
+}
+
+/// `options` that also hand over each `-ERR` the server sends (as
+/// async-nats reports them), for tests of errors that keep a connection.
+pub fn with_server_errors(
+    options: async_nats::ConnectOptions,
+) -> (
+    async_nats::ConnectOptions,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, errors) = tokio::sync::mpsc::unbounded_channel();
+    let options = options.event_callback(move |event| {
+        let tx = tx.clone();
+        async move {
+            if let async_nats::Event::ServerError(e) = event {
+                let _ = tx.send(e.to_string());
+            }
+        }
+    });
+    (options, errors)
+}
+
+/// The next server error, within 10 s.
+pub async fn next_error(errors: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), errors.recv())
+        .await
+        .expect("a server error in time")
+        .expect("the connection's events")
+}
