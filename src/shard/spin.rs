@@ -14,7 +14,10 @@
 //!   `idle_spin`); a kind that stopped paying is probed now and then;
 //! - while its core has nothing else to run: every round of the poll
 //!   yields the thread (`sched_yield`), so a client thread waiting for
-//!   this core runs at once.
+//!   this core runs at once; and when that happens in several recent
+//!   polls (clients beside the server), it stops polling for a while. A
+//!   kernel thread taking the core now and then (a few times a second on
+//!   a pinned core) is not a client: one switch alone does not stop it.
 //!
 //! Streams (large reads, many envelopes) do not start a poll: for them,
 //! sleeping lets the kernel gather bigger reads.
@@ -65,6 +68,9 @@ const WINDOW_MARGIN: u32 = 3;
 const WINDOW_MIN: Duration = Duration::from_micros(20);
 /// Idle periods slept through after the core was found shared.
 const CONTENDED_QUIET: u32 = 64;
+/// The core is taken for shared when the poll gave it to another thread
+/// in this many of the last `HISTORY` polled periods.
+const SWITCHES_SHARED: u32 = 3;
 
 /// Decides how long to poll, from what past idle periods were like. Pure:
 /// it is told the gaps, never reads a clock.
@@ -74,6 +80,9 @@ pub(crate) struct Governor {
     kinds: [KindStats; 2],
     /// Idle periods still to sleep through because the core is shared.
     quiet: u32,
+    /// One bit per recent polled period, newest lowest: the poll gave the
+    /// core to another thread during it.
+    switched: u32,
     /// For the log: how often the core was found shared.
     contended: u64,
 }
@@ -113,6 +122,7 @@ impl Governor {
             max,
             kinds: [KindStats::default(); 2],
             quiet: 0,
+            switched: 0,
             contended: 0,
         }
     }
@@ -152,15 +162,24 @@ impl Governor {
             k.slept += 1;
         } else {
             k.polled += 1;
+            self.switched <<= 1;
         }
         window
     }
 
-    /// A poll found another thread waiting for this core (a client beside
-    /// the server): sleep through the next idle periods, then try again.
-    pub(crate) fn contended(&mut self) {
+    /// A poll gave the core to another thread waiting for it. Whether the
+    /// core is shared (that happened in several recent polls: a client
+    /// beside the server), in which case the shard stops polling now and
+    /// sleeps through the next idle periods, then tries again.
+    pub(crate) fn switched(&mut self) -> bool {
+        self.switched |= 1;
+        if (self.switched & ((1 << HISTORY) - 1)).count_ones() < SWITCHES_SHARED {
+            return false;
+        }
+        self.switched = 0;
         self.quiet = CONTENDED_QUIET;
         self.contended += 1;
+        true
     }
 
     /// Periods polled, caught and slept through, per kind, for the log.
@@ -304,10 +323,10 @@ pub(crate) async fn poll_loop<B: Backend>(shard: Rc<Shard>, max: Duration) {
                     caught = true;
                     break;
                 }
-                // Another thread waiting for this core runs now; if one
-                // did, the core is shared and polling stops for a while.
-                if yield_core() {
-                    governor.contended();
+                // Another thread waiting for this core runs now; if that
+                // keeps happening, the core is shared and polling stops
+                // for a while.
+                if yield_core() && governor.switched() {
                     break;
                 }
             }
@@ -427,11 +446,39 @@ mod tests {
     #[test]
     fn a_shared_core_stops_polling_for_a_while() {
         let mut g = Governor::new(MAX);
-        g.contended();
+        // Switches in consecutive polls: a client wants the core.
+        for i in 0..SWITCHES_SHARED {
+            assert!(!g.window(Idle::AfterRequest).is_zero());
+            assert_eq!(g.switched(), i + 1 == SWITCHES_SHARED);
+        }
         for _ in 0..CONTENDED_QUIET {
             assert_eq!(g.window(Idle::AfterRequest), Duration::ZERO);
         }
         assert_eq!(g.window(Idle::AfterRequest), MAX, "then tries again");
+    }
+
+    #[test]
+    fn a_kernel_thread_now_and_then_does_not_stop_polling() {
+        let mut g = Governor::new(MAX);
+        // One switch every few polled periods, never SWITCHES_SHARED
+        // within HISTORY of them.
+        let every = HISTORY / (SWITCHES_SHARED - 1) + 1;
+        for i in 0..20 * HISTORY {
+            assert!(!g.window(Idle::AfterOther).is_zero(), "period {i}");
+            if i % every == 0 {
+                assert!(!g.switched(), "period {i}");
+            }
+            g.ended(Idle::AfterOther, us(30), true);
+        }
+        // Two switches within one period count once.
+        let mut g = Governor::new(MAX);
+        for _ in 0..SWITCHES_SHARED - 1 {
+            g.window(Idle::AfterOther);
+            assert!(!g.switched());
+            assert!(!g.switched());
+        }
+        g.window(Idle::AfterOther);
+        assert!(g.switched());
     }
 
     #[test]
