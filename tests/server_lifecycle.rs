@@ -188,11 +188,13 @@ fn shards_polling_after_work_still_answer() {
             assert_eq!(sub.line(), "MSG conv 1 3");
             assert_eq!(sub.payload(3), body.as_bytes());
         }
-        let log = server.log_text();
         for shard in 0..2 {
-            assert!(
-                log.contains(&format!("shard {shard}: polls up to 3600s after work")),
-                "{io:?}: {log}"
+            let line = format!("shard {shard}: polls up to 3600s after work");
+            assert_eq!(
+                server.wait_for_log_lines(&line, 1),
+                1,
+                "{io:?}: {}",
+                server.log_text()
             );
         }
     }

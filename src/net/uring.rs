@@ -1,4 +1,15 @@
 //! The io_uring backend, on tokio-uring.
+//!
+//! Streams go through the ring: large reads, and large writes that many
+//! connections queue in one turn of the shard (a fan-out), leave in one
+//! system call. A conversation (small reads and writes, each waiting for
+//! an answer) does not: a completion reaches its task only a few runtime
+//! turns after the kernel finished it (task work, the ring's readiness in
+//! the runtime's epoll, the crate's completion queue), which costs a
+//! request/reply round trip tens of microseconds. So after a small read a
+//! connection waits for readiness and reads with `recv(2)`, and a small
+//! write is tried with `send(2)` first, falling back to the ring for what
+//! the socket does not take at once.
 
 use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
@@ -119,6 +130,7 @@ impl Listener for UringListener {
         let _ = stream.set_nodelay(true);
         Ok((
             UringStream {
+                conversing: Cell::new(true),
                 ready: OnceCell::new(),
                 socket: stream,
             },
@@ -127,7 +139,13 @@ impl Listener for UringListener {
     }
 }
 
+/// Reads and writes under this size are a conversation's (as the shard's
+/// own notion of a stream read, `STREAM_READ`).
+const SMALL_IO: usize = 4096;
+
 pub struct UringStream {
+    /// The last read was small: the next one is a conversation's.
+    conversing: Cell<bool>,
     /// Readiness through the runtime's epoll, registered on first use;
     /// declared first so it deregisters before the socket closes.
     ready: OnceCell<AsyncFd<Fd>>,
@@ -143,37 +161,109 @@ impl AsRawFd for Fd {
     }
 }
 
+impl UringStream {
+    /// The socket's readiness in the runtime's epoll, registered on first use.
+    fn ready(&self) -> io::Result<&AsyncFd<Fd>> {
+        if let Some(r) = self.ready.get() {
+            return Ok(r);
+        }
+        // SAFETY: the socket outlives the registration: `ready` is dropped
+        // (deregistered) before `socket` closes the descriptor.
+        let fd = unsafe {
+            AsyncFd::register_with_interest(Fd(self.socket.as_raw_fd()), Interest::READABLE)
+        }?;
+        Ok(self.ready.get_or_init(|| fd))
+    }
+
+    /// A conversation's read: `recv(2)` into the spare capacity of `buf`,
+    /// waiting for readiness while there is nothing.
+    async fn read_now(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        loop {
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: recv writes at most `spare.len()` bytes into memory
+            // `buf` owns and has not initialised; MSG_DONTWAIT never blocks.
+            let r = unsafe {
+                libc::recv(
+                    self.socket.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if r >= 0 {
+                let n = r as usize;
+                // SAFETY: recv initialised the first `n` spare bytes.
+                unsafe { buf.set_len(buf.len() + n) };
+                return Ok(n);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+            // Cleared before the next recv, so bytes arriving after it make
+            // the wait return.
+            self.ready()?.readable().await?.clear_ready();
+        }
+    }
+
+    /// `send(2)` of what the socket takes at once; how much it took.
+    fn send_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        // SAFETY: send reads `bytes.len()` bytes of a live slice;
+        // MSG_DONTWAIT never blocks, MSG_NOSIGNAL raises no SIGPIPE.
+        let r = unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(0)
+        } else {
+            Err(e)
+        }
+    }
+}
+
 impl Stream for UringStream {
     /// io_uring has no buffer-less read in tokio-uring, so an idle
     /// connection waits on epoll readiness instead of a read in flight.
     async fn readable(&self) -> io::Result<()> {
-        let ready = match self.ready.get() {
-            Some(r) => r,
-            None => {
-                // SAFETY: the socket outlives the registration: `ready` is
-                // dropped (deregistered) before `socket` closes the descriptor.
-                let fd = unsafe {
-                    AsyncFd::register_with_interest(Fd(self.socket.as_raw_fd()), Interest::READABLE)
-                }
-                .map_err(io::Error::from)?;
-                self.ready.get_or_init(|| fd)
-            }
-        };
         // Cleared before the read that follows, so bytes arriving after it
         // make the next wait return.
-        ready.readable().await?.clear_ready();
+        self.ready()?.readable().await?.clear_ready();
         Ok(())
     }
 
-    async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let start = buf.len();
-        let end = buf.capacity();
-        let (res, slice) = self.socket.read(buf.slice(start..end)).await;
-        (res, slice.into_inner())
+    async fn read(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let res = if self.conversing.get() {
+            self.read_now(&mut buf).await
+        } else {
+            let start = buf.len();
+            let end = buf.capacity();
+            let (res, slice) = self.socket.read(buf.slice(start..end)).await;
+            buf = slice.into_inner();
+            res
+        };
+        if let Ok(n) = res {
+            self.conversing.set(n < SMALL_IO);
+        }
+        (res, buf)
     }
 
-    async fn write_all(&self, buf: Vec<u8>, from: usize) -> (io::Result<()>, Vec<u8>) {
+    async fn write_all(&self, buf: Vec<u8>, mut from: usize) -> (io::Result<()>, Vec<u8>) {
         let end = buf.len();
+        if from < end && end - from < SMALL_IO {
+            match self.send_now(&buf[from..]) {
+                Ok(n) => from += n,
+                Err(e) => return (Err(e), buf),
+            }
+        }
         if from >= end {
             return (Ok(()), buf);
         }
@@ -218,6 +308,94 @@ mod tests {
             .collect();
         let distinct: HashSet<RawFd> = rings.iter().copied().collect();
         assert_eq!(distinct.len(), rings.len(), "one ring each: {rings:?}");
+    }
+
+    /// A connected pair: the ring's end and a plain socket for the peer.
+    async fn pair() -> (UringStream, std::net::TcpStream) {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let listener = Uring::listener(socket).unwrap();
+        let peer = std::net::TcpStream::connect(addr).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        (stream, peer)
+    }
+
+    #[test]
+    fn a_small_write_the_socket_cannot_take_at_once_finishes_through_the_ring() {
+        Uring::block_on(async {
+            let (stream, peer) = pair().await;
+            // Fill the socket's buffers without the peer reading.
+            let chunk = vec![b'x'; 4000];
+            let mut queued = 0;
+            loop {
+                match stream.send_now(&chunk).unwrap() {
+                    0 => break,
+                    n => queued += n,
+                }
+            }
+            assert!(queued > 0);
+            // The peer drains everything only from here on.
+            let reader = std::thread::spawn(move || {
+                let mut peer = peer;
+                let mut all = Vec::new();
+                std::io::Read::read_to_end(&mut peer, &mut all).unwrap();
+                all
+            });
+            let tail: Vec<u8> = (0..100u8).collect();
+            let (res, _) = stream.write_all(tail.clone(), 0).await;
+            res.unwrap();
+            stream.shutdown();
+            let all = reader.join().unwrap();
+            assert_eq!(all.len(), queued + 100);
+            assert_eq!(
+                &all[all.len() - 100..],
+                &tail[..],
+                "the small write came last, whole"
+            );
+            assert!(all[..all.len() - 100].iter().all(|&b| b == b'x'));
+        });
+    }
+
+    #[test]
+    fn reads_switch_between_a_conversation_and_a_stream() {
+        Uring::block_on(async {
+            let (stream, mut peer) = pair().await;
+            use std::io::Write;
+            let mut buf = Vec::with_capacity(64 * 1024);
+            // A small read: the next one waits for readiness and recv.
+            peer.write_all(b"PING\r\n").unwrap();
+            let (n, b) = stream.read(buf).await;
+            assert_eq!((n.unwrap(), &b[..]), (6, &b"PING\r\n"[..]));
+            assert!(stream.conversing.get());
+            buf = b;
+            buf.clear();
+            // Most likely nothing is there yet when it starts: the read
+            // waits for readiness, then gets it.
+            let writer = std::thread::spawn(move || {
+                peer.write_all(&vec![b'y'; 32 * 1024]).unwrap();
+                peer
+            });
+            let mut got = 0;
+            while got < 32 * 1024 {
+                let (n, b) = stream.read(buf).await;
+                let n = n.unwrap();
+                assert!(n > 0);
+                assert!(b.iter().all(|&c| c == b'y'));
+                got += n;
+                buf = b;
+                buf.clear();
+            }
+            // After large reads the next goes through the ring; small again:
+            // a conversation.
+            let mut peer = writer.join().unwrap();
+            peer.write_all(b"PONG\r\n").unwrap();
+            let (n, b) = stream.read(buf).await;
+            assert_eq!(&b[..n.unwrap()], b"PONG\r\n");
+            assert!(stream.conversing.get());
+            drop(peer);
+            let (n, _) = stream.read(Vec::with_capacity(64)).await;
+            assert_eq!(n.unwrap(), 0, "the peer's close reads as the end");
+        });
     }
 
     #[test]
