@@ -4,6 +4,7 @@
 
 /// `Ok(())` when a ring can be created, else the reason it cannot.
 pub fn io_uring_available() -> Result<(), String> {
+    let _one_at_a_time = super::uring::ring_setup();
     match io_uring::IoUring::new(8) {
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),

@@ -35,7 +35,7 @@ impl Backend for Uring {
     fn block_on<F: Future>(f: F) -> F::Output {
         let rt = {
             // One shard at a time, so the ring that appears is this one's.
-            let _one_at_a_time = RING_SETUP.lock().unwrap_or_else(|e| e.into_inner());
+            let _one_at_a_time = ring_setup();
             let before = ring_fds();
             // Completions are not pushed by interrupt: the shard enters the
             // kernel often anyway (COOP_TASKRUN, Linux 5.19; older kernels
@@ -58,7 +58,13 @@ impl Backend for Uring {
             RING_FD.set(ring);
             rt
         };
-        rt.block_on(f)
+        let out = rt.block_on(f);
+        // Closed while no ring is being made: its descriptor may be reused
+        // by the next ring, which would then not look new.
+        let _one_at_a_time = ring_setup();
+        drop(rt);
+        RING_FD.set(None);
+        out
     }
 
     /// tokio-uring submits its queue only when its runtime parks, and does
@@ -101,6 +107,12 @@ fn enter(fd: RawFd, to_submit: u32) -> bool {
 }
 
 static RING_SETUP: Mutex<()> = Mutex::new(());
+
+/// Held while any ring of the process is made or closed, so that a shard
+/// tells its new ring from the others by its descriptor.
+pub(crate) fn ring_setup() -> std::sync::MutexGuard<'static, ()> {
+    RING_SETUP.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 thread_local! {
     /// This thread's ring, when it could be told apart.
