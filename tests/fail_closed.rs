@@ -76,18 +76,20 @@ fn default_permissions_without_a_users_list_are_refused() {
 }
 
 #[test]
-fn account_exports_and_imports_are_refused() {
+fn export_and_import_options_not_acted_on_are_refused() {
+    // Exports and imports are enforced; their latency tracking, message
+    // tracing and the sharing of the requester's details are not.
     refused(
-        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    exports [ {stream: \"a.>\"} ]\n  }\n  B { imports [ {stream: {account: A, subject: \"a.>\"}} ] }\n}\n",
+        "accounts {\n  A {\n    users [ {user: a, password: a} ]\n    exports [ {service: \"a\", latency: \"lat.a\"} ]\n  }\n}\n",
         4,
-        "exports",
-        "account \"A\": \"exports\"",
+        "latency",
+        "export \"latency\"",
     );
     refused(
-        "accounts {\n  A { users [ {user: a, password: a} ] }\n  B {\n    imports [ {stream: {account: A, subject: \"a.>\"}} ]\n  }\n}\n",
+        "accounts {\n  A { exports [ {service: \"a\"} ] }\n  B {\n    imports [ {service: {account: A, subject: \"a\"}, share: true} ]\n  }\n}\n",
         4,
-        "imports",
-        "account \"B\": \"imports\"",
+        "share",
+        "import \"share\"",
     );
 }
 

@@ -3,6 +3,7 @@
 //! every client belongs to one (`$G` when none is configured).
 
 pub mod bcrypt;
+pub mod imports;
 pub mod permissions;
 
 use std::collections::HashMap;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::options;
 use crate::subject::hash::FastHashBuilder;
-use crate::subject::{has_wildcard, subject_matches_pattern};
+use crate::subject::{
+    has_wildcard, pattern_covers as covers, patterns_collide as collide, subject_matches_pattern,
+};
 
 /// A subject pattern, with a queue group for subscribe rules written
 /// `"subject queue"`.
@@ -104,38 +106,6 @@ fn matched<'a>(
         }
     }
     m
-}
-
-/// Whether every subject `sub` matches is matched by `pattern`. Unlike
-/// nats-server, which matches a subscription's `>` token as if it were one
-/// literal token (so `foo.*` there admits `SUB foo.>` and with it every
-/// deeper subject), a `>` is covered only by a `>`.
-fn covers(pattern: &[u8], sub: &[u8]) -> bool {
-    let mut p = pattern.split(|&b| b == b'.');
-    let mut s = sub.split(|&b| b == b'.');
-    loop {
-        match (p.next(), s.next()) {
-            (None, None) => return true,
-            (Some(b">"), Some(_)) => return true,
-            (Some(b"*"), Some(t)) if t != b">" => {}
-            (Some(pt), Some(st)) if pt == st && pt != b"*" && pt != b">" => {}
-            _ => return false,
-        }
-    }
-}
-
-/// Whether two patterns can match one subject.
-fn collide(a: &[u8], b: &[u8]) -> bool {
-    let mut a = a.split(|&c| c == b'.');
-    let mut b = b.split(|&c| c == b'.');
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(b">"), Some(_)) | (Some(_), Some(b">")) => return true,
-            (Some(x), Some(y)) if x == b"*" || y == b"*" || x == y => {}
-            _ => return false,
-        }
-    }
 }
 
 /// A queue rule names the group itself, or a pattern of group names.

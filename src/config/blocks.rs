@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::options::{
-    Account, Authorization, ConnectionType, LeafnodeOptions, Permissions, RemoteLeaf,
-    ResponsePermission, SubjectPermission, TlsOptions, User, WebsocketOptions, DEFAULT_HOST,
+    Account, Authorization, ConnectionType, Export, Import, LeafnodeOptions, Permissions,
+    RemoteLeaf, ResponsePermission, ResponseType, SubjectPermission, TlsOptions, User,
+    WebsocketOptions, DEFAULT_HOST,
 };
 use super::read::{self, Report};
 use super::value::{Item, Map, Value};
@@ -245,7 +246,7 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
         let item = &entry.item;
         let mut acc = Account {
             name: entry.key.clone(),
-            users: Vec::new(),
+            ..Account::default()
         };
         let mut defaults = None;
         match &item.value {
@@ -267,7 +268,17 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
                                 defaults = Some(read_permissions(pm, r));
                             }
                         }
-                        "exports" | "imports" | "limits" => r.unenforced(
+                        "exports" => {
+                            if let Some(list) = r.take(read::array(&e.item, &k)) {
+                                acc.exports = list.iter().filter_map(|i| export(i, r)).collect();
+                            }
+                        }
+                        "imports" => {
+                            if let Some(list) = r.take(read::array(&e.item, &k)) {
+                                acc.imports = list.iter().filter_map(|i| import(i, r)).collect();
+                            }
+                        }
+                        "limits" => r.unenforced(
                             &e.item,
                             &format!("account \"{}\": \"{}\"", acc.name, e.key),
                         ),
@@ -293,6 +304,7 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
         }
         out.push(acc);
     }
+    check_imports(&out, m, r);
     let mut seen = std::collections::HashSet::new();
     for acc in &out {
         for u in &acc.users {
@@ -305,6 +317,314 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
         }
     }
     out
+}
+
+/// What nats-server checks of exports and imports once every account is
+/// known (its messages; each error points at the account's entry): the
+/// accounts named exist, every import is exported to the importer, the
+/// subjects and mappings are valid, and no import leads back where it came
+/// from.
+fn check_imports(accounts: &[Account], m: &Map, r: &mut Report) {
+    use crate::subject::transform::Transform;
+    use crate::subject::{has_wildcard, is_valid_subject, pattern_covers};
+    let by_name = |n: &str| accounts.iter().find(|a| a.name == n);
+    for acc in accounts {
+        let Some(at) = m.entries().find(|e| e.key == acc.name).map(|e| &e.item) else {
+            continue;
+        };
+        for x in &acc.exports {
+            let kind = if x.service { "service" } else { "stream" };
+            for name in x.accounts.iter().flatten() {
+                if by_name(name).is_none() {
+                    r.error(
+                        at,
+                        format!("\"{name}\" account not defined for {kind} export"),
+                    );
+                }
+            }
+            if !is_valid_subject(x.subject.as_bytes()) {
+                r.error(
+                    at,
+                    format!(
+                        "Error adding {kind} export \"{}\": invalid subject",
+                        x.subject
+                    ),
+                );
+            }
+        }
+        for i in &acc.imports {
+            let kind = if i.service { "service" } else { "stream" };
+            let fail = |r: &mut Report, why: &str| {
+                r.error(
+                    at,
+                    format!("Error adding {kind} import \"{}\": {why}", i.subject),
+                );
+            };
+            let Some(from) = by_name(&i.account) else {
+                r.error(
+                    at,
+                    format!("\"{}\" account not defined for {kind} import", i.account),
+                );
+                continue;
+            };
+            let exported = from.exports.iter().any(|x| {
+                x.service == i.service
+                    && pattern_covers(x.subject.as_bytes(), i.subject.as_bytes())
+                    && x.accounts
+                        .as_ref()
+                        .is_none_or(|names| names.contains(&acc.name))
+            });
+            if !exported {
+                fail(r, &format!("{kind} import not authorized"));
+                continue;
+            }
+            if let Some(p) = &i.prefix {
+                if has_wildcard(p.as_bytes()) || !is_valid_subject(p.as_bytes()) {
+                    fail(r, "stream import prefix can not contain wildcard tokens");
+                    continue;
+                }
+            }
+            let (src, dst) = i.route();
+            if let Err(why) = Transform::new(&src, &dst) {
+                fail(r, &why);
+                continue;
+            }
+            if import_forms_cycle(accounts, &acc.name, i) {
+                fail(r, "import forms a cycle");
+            }
+        }
+    }
+}
+
+/// Whether following `first` (imported by `importer`) through the imports
+/// its messages meet comes back to an account already passed.
+fn import_forms_cycle(accounts: &[Account], importer: &str, first: &Import) -> bool {
+    use crate::subject::patterns_collide;
+    // A step: a message on `subject` arrives in account `at`.
+    fn next<'a>(
+        accounts: &'a [Account],
+        at: &'a str,
+        subject: &str,
+        service: bool,
+    ) -> Vec<(&'a str, String)> {
+        let mut out = Vec::new();
+        for acc in accounts {
+            for i in acc.imports.iter().filter(|i| i.service == service) {
+                let (src, dst) = i.route();
+                let (from, to) = if service {
+                    (acc.name.as_str(), i.account.as_str())
+                } else {
+                    (i.account.as_str(), acc.name.as_str())
+                };
+                if from == at && patterns_collide(src.as_bytes(), subject.as_bytes()) {
+                    out.push((to, dst));
+                }
+            }
+        }
+        out
+    }
+    let (_, dst) = first.route();
+    let (start, arrive) = if first.service {
+        (importer, first.account.as_str())
+    } else {
+        (first.account.as_str(), importer)
+    };
+    // Depth first, with the accounts on the way (bounded like nats-server's
+    // search): one that comes again is a cycle.
+    fn walk(
+        accounts: &[Account],
+        path: &mut Vec<String>,
+        at: &str,
+        subject: &str,
+        service: bool,
+    ) -> bool {
+        if path.iter().any(|p| p == at) || path.len() >= 64 {
+            return true;
+        }
+        path.push(at.to_string());
+        let cycle = next(accounts, at, subject, service)
+            .into_iter()
+            .any(|(to, s)| walk(accounts, path, to, &s, service));
+        path.pop();
+        cycle
+    }
+    walk(
+        accounts,
+        &mut vec![start.to_string()],
+        arrive,
+        &dst,
+        first.service,
+    )
+}
+
+/// One `exports` entry: `{stream: S}` or `{service: S, response_type,
+/// response_threshold}`, with `accounts: [..]` to name who may import it.
+fn export(item: &Item, r: &mut Report) -> Option<Export> {
+    let Value::Map(m) = &item.value else {
+        r.error(item, "Export Items should be a map with type entry");
+        return None;
+    };
+    let mut kind: Option<(bool, String)> = None;
+    let mut accounts = None;
+    let mut response = None;
+    let mut threshold = None;
+    for e in m.entries() {
+        let k = e.key.to_ascii_lowercase();
+        match k.as_str() {
+            "stream" | "service" => {
+                let service = k == "service";
+                if let Some((was, _)) = &kind {
+                    let (this, other) = if service {
+                        ("service", "stream")
+                    } else {
+                        ("stream", "service")
+                    };
+                    if *was != service {
+                        r.error(
+                            &e.item,
+                            format!("Detected {this} but already saw a {other}"),
+                        );
+                        continue;
+                    }
+                }
+                if let Some(s) = r.take(read::string(&e.item, &k)) {
+                    kind = Some((service, s));
+                }
+            }
+            "accounts" => accounts = r.take(read::strings(&e.item, &k)),
+            "response" | "response_type" => {
+                if response.is_some() {
+                    r.error(&e.item, "Duplicate response type definition");
+                    continue;
+                }
+                let Some(s) = r.take(read::string(&e.item, &k)) else {
+                    continue;
+                };
+                response = Some(match s.to_ascii_lowercase().as_str() {
+                    "single" | "singleton" => ResponseType::Singleton,
+                    "stream" => ResponseType::Stream,
+                    "chunk" | "chunked" => ResponseType::Chunked,
+                    _ => {
+                        r.error(&e.item, format!("Unknown response type: \"{s}\""));
+                        continue;
+                    }
+                });
+            }
+            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
+                let Some(s) = r.take(read::string(&e.item, &k)) else {
+                    continue;
+                };
+                match read::parse_go_duration(&s) {
+                    Some(d) => threshold = Some(d),
+                    None => r.error(
+                        &e.item,
+                        format!("Expected response threshold to be a parseable time duration, got \"{s}\""),
+                    ),
+                }
+            }
+            "latency" | "allow_trace" | "account_token_position" => {
+                r.unenforced(&e.item, &format!("export \"{}\"", e.key))
+            }
+            _ => r.unknown(e, ""),
+        }
+    }
+    let Some((service, subject)) = kind else {
+        r.error(item, "Export Items should be a map with type entry");
+        return None;
+    };
+    if !service && (response.is_some() || threshold.is_some()) {
+        r.error(item, "Detected response directive on non-service");
+        return None;
+    }
+    Some(Export {
+        service,
+        subject,
+        accounts,
+        response: response.unwrap_or_default(),
+        threshold,
+    })
+}
+
+/// One `imports` entry: `{stream: {account, subject}, prefix | to}` or
+/// `{service: {account, subject}, to}`.
+fn import(item: &Item, r: &mut Report) -> Option<Import> {
+    let Value::Map(m) = &item.value else {
+        r.error(item, "Import Items should be a map with type entry");
+        return None;
+    };
+    let mut kind: Option<(bool, String, String)> = None;
+    let mut to = None;
+    let mut prefix = None;
+    for e in m.entries() {
+        let k = e.key.to_ascii_lowercase();
+        match k.as_str() {
+            "stream" | "service" => {
+                let service = k == "service";
+                if kind.as_ref().is_some_and(|(was, ..)| *was != service) {
+                    let (this, other) = if service {
+                        ("service", "stream")
+                    } else {
+                        ("stream", "service")
+                    };
+                    r.error(
+                        &e.item,
+                        format!("Detected {this} but already saw a {other}"),
+                    );
+                    continue;
+                }
+                let Value::Map(am) = &e.item.value else {
+                    let what = if service { "Service" } else { "Stream" };
+                    r.error(&e.item, format!("{what} entry should be an account map"));
+                    continue;
+                };
+                let mut account = String::new();
+                let mut subject = String::new();
+                for f in am.entries() {
+                    match f.key.to_ascii_lowercase().as_str() {
+                        "account" => {
+                            account = r.take(read::string(&f.item, "account")).unwrap_or_default()
+                        }
+                        "subject" => {
+                            subject = r.take(read::string(&f.item, "subject")).unwrap_or_default()
+                        }
+                        _ => r.unknown(f, ""),
+                    }
+                }
+                if account.is_empty() || subject.is_empty() {
+                    r.error(&e.item, "Expect an account name and a subject");
+                    continue;
+                }
+                kind = Some((service, account, subject));
+            }
+            "to" => {
+                to = r
+                    .take(read::string(&e.item, "to"))
+                    .map(|s| (s, e.item.clone()))
+            }
+            "prefix" => prefix = r.take(read::string(&e.item, "prefix")),
+            "share" | "allow_trace" => {
+                if r.take(read::boolean(&e.item, &k)) == Some(true) {
+                    r.unenforced(&e.item, &format!("import \"{}\"", e.key));
+                }
+            }
+            _ => r.unknown(e, ""),
+        }
+    }
+    let (service, account, subject) = kind?;
+    if let (false, Some((_, at)), Some(_)) = (service, &to, &prefix) {
+        r.error(
+            at,
+            "Stream import can not have a 'prefix' and a 'to' property",
+        );
+        return None;
+    }
+    Some(Import {
+        service,
+        account,
+        subject,
+        to: to.map(|(s, _)| s),
+        prefix: if service { None } else { prefix },
+    })
 }
 
 /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, ... }`.

@@ -182,6 +182,65 @@ impl ConnectionType {
 pub struct Account {
     pub name: String,
     pub users: Vec<User>,
+    pub exports: Vec<Export>,
+    pub imports: Vec<Import>,
+}
+
+/// How many responses a service import's requester may receive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResponseType {
+    /// One (nats-server's default).
+    #[default]
+    Singleton,
+    /// Any number, until the response threshold passes.
+    Stream,
+    Chunked,
+}
+
+/// An account's `exports` entry: a stream or service others may import.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Export {
+    pub service: bool,
+    pub subject: String,
+    /// The accounts allowed to import it (`None`: every account).
+    pub accounts: Option<Vec<String>>,
+    pub response: ResponseType,
+    /// How long a requester's responses are let through (default 2 min).
+    pub threshold: Option<Duration>,
+}
+
+/// An account's `imports` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    pub service: bool,
+    /// The account the stream or service comes from.
+    pub account: String,
+    /// The subject in that account.
+    pub subject: String,
+    /// The subject in this account (stream: mapped from `subject`;
+    /// service: what this account's clients publish to).
+    pub to: Option<String>,
+    /// Stream imports: the literal prefix put before each subject.
+    pub prefix: Option<String>,
+}
+
+impl Import {
+    /// The subject an import's messages match where they are published, and
+    /// the one they get where they go: for a stream, the exporter's subject
+    /// and this account's (prefixed or `to`); for a service, this account's
+    /// subject (`to`, or the same) and the exporter's.
+    pub fn route(&self) -> (String, String) {
+        let here = match (&self.prefix, &self.to) {
+            (Some(p), _) => format!("{}.{}", p.trim_end_matches('.'), self.subject),
+            (None, Some(to)) => to.clone(),
+            (None, None) => self.subject.clone(),
+        };
+        if self.service {
+            (here, self.subject.clone())
+        } else {
+            (self.subject.clone(), here)
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::auth::imports::Imports;
 use crate::auth::{Accounts, Authenticator};
 use crate::config::options::ConnectionType;
 use crate::config::Options;
@@ -17,6 +18,8 @@ use crate::websocket::handshake;
 pub struct ServerContext {
     pub opts: Options,
     pub accounts: Accounts,
+    /// Streams and services between accounts.
+    pub imports: Imports,
     pub auth: Authenticator,
     pub server_id: String,
     pub shards: usize,
@@ -45,6 +48,7 @@ impl ServerContext {
     ) -> ServerContext {
         let accounts = Accounts::from_options(&opts);
         let auth = Authenticator::new(&opts, &accounts);
+        let imports = Imports::from_options(&opts, &accounts);
         let server_id = nkeys::KeyPair::new_server().public_key();
         let info = ServerInfo {
             server_id: server_id.clone(),
@@ -94,6 +98,7 @@ impl ServerContext {
         ServerContext {
             opts,
             accounts,
+            imports,
             auth,
             server_id,
             shards,

@@ -4,9 +4,11 @@
 //! arrives from the other shards.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::run::Origin;
 use super::{AccountIndex, Envelope, PeerInterest, Published, QueueNames, Shard, SubRef};
+use crate::auth::imports;
 use crate::conn::{Added, Client};
 use crate::protocol::msg::Outgoing;
 use crate::protocol::{encode, ProtocolError};
@@ -219,6 +221,31 @@ impl Shard {
         message: &[u8],
     ) {
         let account = from.account();
+        let mut interest = self.route(account, Some(from), subject, reply, header_len, message);
+        if self.ctx.imports.involve(account) {
+            interest |= self.cross_accounts(account, subject, reply, header_len, message, 0);
+        }
+        if let Some(reply) = reply {
+            if interest {
+                self.activity.passed_request();
+            } else {
+                self.no_responders(from, reply);
+            }
+        }
+    }
+
+    /// Routes a message published in `account` (by `from`, or arriving
+    /// through an import) to every interested subscriber of that account,
+    /// here and on the other shards; whether there was one.
+    fn route(
+        &self,
+        account: u32,
+        from: Option<&Rc<Client>>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+    ) -> bool {
         let (local, remote) = {
             let mut accounts = self.accounts.borrow_mut();
             let acct: &mut AccountIndex = &mut accounts[account as usize];
@@ -226,13 +253,13 @@ impl Shard {
             let remote = (self.shard_count() > 1).then(|| acct.peers.matches(subject));
             (local, remote)
         };
-        let echo = from.flags().echo;
-        let me = from.key() as u32;
+        let echo = from.is_none_or(|f| f.flags().echo);
+        let me = from.map_or(u32::MAX, |f| f.key() as u32);
         let mut interest = false;
         let gathered = self.gather(
             Origin {
                 account,
-                conn: Some(me),
+                conn: from.map(|_| me),
             },
             subject,
             reply,
@@ -310,13 +337,57 @@ impl Shard {
             }
         }
         *self.targets.borrow_mut() = targets;
-        if let Some(reply) = reply {
-            if interest {
-                self.activity.passed_request();
-            } else {
-                self.no_responders(from, reply);
+        interest
+    }
+
+    /// Where a message published in `account` goes in other accounts: a
+    /// response owed to a requester of another account, the streams other
+    /// accounts import from this one, the services this one imports (the
+    /// request's reply subject becomes a response subject of the exporter,
+    /// and the exporter learns the requesting account from a header, as
+    /// nats-server tells it). Whether anyone took it; a service import
+    /// always does (nats-server counts it as interest).
+    fn cross_accounts(
+        &self,
+        account: u32,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: usize,
+        message: &[u8],
+        hops: u8,
+    ) -> bool {
+        let imports = &self.ctx.imports;
+        let now = Instant::now();
+        let mut interest = false;
+        let onward = |to: u32, subject: &[u8], reply: Option<&[u8]>, hl: usize, m: &[u8]| {
+            let mut took = self.route(to, None, subject, reply, hl, m);
+            if hops + 1 < imports::MAX_HOPS && imports.involve(to) {
+                took |= self.cross_accounts(to, subject, reply, hl, m, hops + 1);
+            }
+            took
+        };
+        if let Some((to, requester_reply)) = imports.answer(account, subject, now) {
+            interest |= onward(to, &requester_reply, None, header_len, message);
+        }
+        for r in imports.streams(account) {
+            if let Some(mapped) = r.map(subject) {
+                interest |= onward(r.to_account, &mapped, reply, header_len, message);
             }
         }
+        for r in imports.services(account) {
+            let Some(mapped) = r.map(subject) else {
+                continue;
+            };
+            let token = reply.map(|reply| {
+                let token = response_subject();
+                imports.owe(token.clone(), account, reply, r, now);
+                token
+            });
+            let (hl, m) = with_request_info(header_len, message, self.ctx.accounts.name(account));
+            onward(r.to_account, &mapped, token.as_deref(), hl, &m);
+            interest = true;
+        }
+        interest
     }
 
     /// A request nobody listens to: tell the requester at once with a 503
@@ -537,4 +608,35 @@ impl AccountIndex {
                 .insert(subject, queue.as_deref(), PeerInterest { shard, members });
         }
     }
+}
+
+/// A fresh reply subject for a request handed to another account: random,
+/// so that nobody there can guess one owed to someone else.
+fn response_subject() -> Box<[u8]> {
+    let mut s = imports::RESPONSE_PREFIX.to_vec();
+    s.extend((0..6).map(|_| fastrand::alphanumeric() as u8));
+    s.push(b'.');
+    s.extend((0..10).map(|_| fastrand::alphanumeric() as u8));
+    s.into()
+}
+
+/// The message with nats-server's `Nats-Request-Info` header naming the
+/// requesting account added (after any headers it has): `(header_len, message)`.
+fn with_request_info(header_len: usize, message: &[u8], account: &str) -> (usize, Vec<u8>) {
+    let line = format!(
+        "Nats-Request-Info: {}\r\n",
+        serde_json::json!({ "acc": account })
+    );
+    let mut out = Vec::with_capacity(message.len() + line.len() + 12);
+    if header_len >= 4 {
+        // Before the blank line that ends the headers.
+        out.extend_from_slice(&message[..header_len - 2]);
+    } else {
+        out.extend_from_slice(b"NATS/1.0\r\n");
+    }
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let hl = out.len();
+    out.extend_from_slice(&message[header_len.min(message.len())..]);
+    (hl, out)
 }

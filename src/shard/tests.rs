@@ -328,10 +328,12 @@ fn accounts_keep_subjects_apart_across_shards() {
             crate::config::options::Account {
                 name: "A".into(),
                 users: vec![],
+                ..Default::default()
             },
             crate::config::options::Account {
                 name: "B".into(),
                 users: vec![],
+                ..Default::default()
             },
         ],
         ..Options::default()

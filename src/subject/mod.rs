@@ -17,12 +17,13 @@ pub mod hash;
 mod pattern;
 pub mod queue;
 mod sublist;
+pub mod transform;
 pub mod validate;
 
 #[cfg(test)]
 mod tests;
 
-pub use pattern::subject_matches_pattern;
+pub use pattern::{pattern_covers, patterns_collide, subject_matches_pattern};
 pub use sublist::{
     MatchResult, QueueGroup, SubjectIndex, SubjectIndexStats, DEFAULT_CACHE_CAPACITY,
 };
