@@ -258,3 +258,28 @@ io_tests! {
         }
     };
 }
+
+/// nats-server ignores a `prefix` on a service import; so do we, but say so
+/// at the start instead of dropping it unseen, and the service keeps its
+/// subject.
+#[test]
+fn a_prefix_on_a_service_import_is_ignored_with_a_warning() {
+    let config = r#"
+accounts {
+  A { users [{user: a, password: p}], exports [{service: "help"}] }
+  B {
+    users [{user: b, password: p}]
+    imports [{service: {account: A, subject: "help"}, prefix: "x"}]
+  }
+}
+"#;
+    let server = Start::new(Io::Epoll).config(config).start();
+    let line = server.wait_for_log("'prefix' applies to stream imports only");
+    assert!(line.contains(":6:"), "the warning names where: {line}");
+    let mut a = subscriber(&server, "a", &["help", "x.help"], false);
+    let mut b = login(&server, "b", false);
+    b.send(b"PUB help 1\r\nq\r\n");
+    assert!(b.round_trip().is_empty());
+    let (subject, ..) = hmsg(&mut *a);
+    assert_eq!(subject, "help");
+}

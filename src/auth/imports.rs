@@ -56,6 +56,8 @@ pub struct Imports {
     /// By account: it exports a service, so a publish there on a response
     /// subject may answer a requester of another account.
     answers: Vec<bool>,
+    /// By account: any of the three above, so the message path asks once.
+    involved: Vec<bool>,
     responses: Mutex<HashMap<Box<[u8]>, Owed>>,
 }
 
@@ -106,6 +108,13 @@ impl Imports {
                 }
             }
         }
+        imports.involved = (0..n)
+            .map(|a| {
+                imports.answers[a]
+                    || !imports.streams[a].is_empty()
+                    || !imports.services[a].is_empty()
+            })
+            .collect();
         imports
     }
 
@@ -113,10 +122,10 @@ impl Imports {
     /// check for accounts that take no part.
     #[inline]
     pub fn involve(&self, account: u32) -> bool {
-        let a = account as usize;
-        self.answers.get(a).copied().unwrap_or(false)
-            || self.streams.get(a).is_some_and(|s| !s.is_empty())
-            || self.services.get(a).is_some_and(|s| !s.is_empty())
+        self.involved
+            .get(account as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     pub fn streams(&self, account: u32) -> &[Route] {
@@ -147,7 +156,12 @@ impl Imports {
 
     /// A publish in `account` on `subject`: the requester it answers, if
     /// it is a response owed (a singleton's only once).
-    pub fn answer(&self, account: u32, subject: &[u8], now: Instant) -> Option<(u32, Box<[u8]>)> {
+    pub fn answer(
+        &self,
+        account: u32,
+        subject: &[u8],
+        now: impl FnOnce() -> Instant,
+    ) -> Option<(u32, Box<[u8]>)> {
         if !self.answers.get(account as usize).copied().unwrap_or(false)
             || !subject.starts_with(RESPONSE_PREFIX)
         {
@@ -155,7 +169,7 @@ impl Imports {
         }
         let mut owed = self.responses.lock().unwrap_or_else(|e| e.into_inner());
         let o = owed.get(subject)?;
-        if o.expires <= now {
+        if o.expires <= now() {
             owed.remove(subject);
             return None;
         }

@@ -473,19 +473,8 @@ fn export(item: &Item, r: &mut Report) -> Option<Export> {
         match k.as_str() {
             "stream" | "service" => {
                 let service = k == "service";
-                if let Some((was, _)) = &kind {
-                    let (this, other) = if service {
-                        ("service", "stream")
-                    } else {
-                        ("stream", "service")
-                    };
-                    if *was != service {
-                        r.error(
-                            &e.item,
-                            format!("Detected {this} but already saw a {other}"),
-                        );
-                        continue;
-                    }
+                if kind_changed(kind.as_ref().map(|(was, _)| *was), service, &e.item, r) {
+                    continue;
                 }
                 if let Some(s) = r.take(read::string(&e.item, &k)) {
                     kind = Some((service, s));
@@ -545,6 +534,21 @@ fn export(item: &Item, r: &mut Report) -> Option<Export> {
     })
 }
 
+/// An export or import names both a stream and a service: the second is
+/// an error, in nats-server's words.
+fn kind_changed(was: Option<bool>, service: bool, item: &Item, r: &mut Report) -> bool {
+    if was.is_none_or(|was| was == service) {
+        return false;
+    }
+    let (this, other) = if service {
+        ("service", "stream")
+    } else {
+        ("stream", "service")
+    };
+    r.error(item, format!("Detected {this} but already saw a {other}"));
+    true
+}
+
 /// One `imports` entry: `{stream: {account, subject}, prefix | to}` or
 /// `{service: {account, subject}, to}`.
 fn import(item: &Item, r: &mut Report) -> Option<Import> {
@@ -560,16 +564,7 @@ fn import(item: &Item, r: &mut Report) -> Option<Import> {
         match k.as_str() {
             "stream" | "service" => {
                 let service = k == "service";
-                if kind.as_ref().is_some_and(|(was, ..)| *was != service) {
-                    let (this, other) = if service {
-                        ("service", "stream")
-                    } else {
-                        ("stream", "service")
-                    };
-                    r.error(
-                        &e.item,
-                        format!("Detected {this} but already saw a {other}"),
-                    );
+                if kind_changed(kind.as_ref().map(|(was, ..)| *was), service, &e.item, r) {
                     continue;
                 }
                 let Value::Map(am) = &e.item.value else {
@@ -601,7 +596,11 @@ fn import(item: &Item, r: &mut Report) -> Option<Import> {
                     .take(read::string(&e.item, "to"))
                     .map(|s| (s, e.item.clone()))
             }
-            "prefix" => prefix = r.take(read::string(&e.item, "prefix")),
+            "prefix" => {
+                prefix = r
+                    .take(read::string(&e.item, "prefix"))
+                    .map(|s| (s, e.item.clone()))
+            }
             "share" | "allow_trace" => {
                 if r.take(read::boolean(&e.item, &k)) == Some(true) {
                     r.unenforced(&e.item, &format!("import \"{}\"", e.key));
@@ -623,7 +622,16 @@ fn import(item: &Item, r: &mut Report) -> Option<Import> {
         account,
         subject,
         to: to.map(|(s, _)| s),
-        prefix: if service { None } else { prefix },
+        prefix: match prefix {
+            Some((_, at)) if service => {
+                r.warn(
+                    &at,
+                    "'prefix' applies to stream imports only; ignored on a service import, as nats-server does",
+                );
+                None
+            }
+            p => p.map(|(s, _)| s),
+        },
     })
 }
 

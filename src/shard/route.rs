@@ -357,7 +357,9 @@ impl Shard {
         hops: u8,
     ) -> bool {
         let imports = &self.ctx.imports;
-        let now = Instant::now();
+        // The clock is read only when a response is owed or answered.
+        let now = std::cell::OnceCell::new();
+        let now = || *now.get_or_init(Instant::now);
         let mut interest = false;
         let onward = |to: u32, subject: &[u8], reply: Option<&[u8]>, hl: usize, m: &[u8]| {
             let mut took = self.route(to, None, subject, reply, hl, m);
@@ -380,7 +382,7 @@ impl Shard {
             };
             let token = reply.map(|reply| {
                 let token = response_subject();
-                imports.owe(token.clone(), account, reply, r, now);
+                imports.owe(token.clone(), account, reply, r, now());
                 token
             });
             let (hl, m) = with_request_info(header_len, message, self.ctx.accounts.name(account));
