@@ -116,15 +116,15 @@ fn operator_trusted_keys_and_resolvers_are_refused() {
 }
 
 #[test]
-fn users_from_client_certificates_are_refused() {
+fn pinned_client_certificates_are_refused() {
     let certs = certs();
     refused(
         &format!(
-            "leafnodes {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    verify_and_map: true\n  }}\n}}\n"
+            "leafnodes {{\n  port: -1\n  tls {{\n    cert_file: \"{certs}/server-cert.pem\"\n    key_file: \"{certs}/server-key.pem\"\n    pinned_certs: [\"a8c4e94e5f0a4c0e9b8bd1e5ec4ea3b4\"]\n  }}\n}}\n"
         ),
         6,
-        "verify_and_map",
-        "\"verify_and_map\"",
+        "pinned_certs",
+        "\"pinned_certs\"",
     );
 }
 

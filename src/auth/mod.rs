@@ -3,6 +3,7 @@
 //! every client belongs to one (`$G` when none is configured).
 
 pub mod bcrypt;
+pub mod cert;
 pub mod imports;
 pub mod permissions;
 
@@ -144,6 +145,13 @@ pub struct Authenticator {
     /// Makes each connection's nonce (see [`Authenticator::nonce`]); only
     /// when NKEY users are configured.
     nonce_key: Option<ring::hmac::Key>,
+    /// `verify_and_map` on the client port's TLS and on the websocket
+    /// port's (each listener its own, as nats-server has it).
+    tls_map: bool,
+    ws_tls_map: bool,
+    /// User names written as distinguished names, parsed once, in name
+    /// order, for matching certificate subjects.
+    user_dns: Vec<(String, cert::Dn)>,
 }
 
 impl Authenticator {
@@ -211,7 +219,17 @@ impl Authenticator {
             let rng = ring::rand::SystemRandom::new();
             ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).expect("random bytes")
         });
+        let maps =
+            |t: Option<&crate::config::options::TlsOptions>| t.is_some_and(|t| t.verify_and_map);
+        let mut user_dns: Vec<(String, cert::Dn)> = users
+            .keys()
+            .filter_map(|name: &String| Some((name.clone(), cert::Dn::parse(name)?)))
+            .collect();
+        user_dns.sort_by(|a, b| a.0.cmp(&b.0));
         let authenticator = Authenticator {
+            tls_map: maps(opts.tls.as_ref()),
+            ws_tls_map: maps(ws.and_then(|w| w.tls.as_ref())),
+            user_dns,
             token: opts.auth.token.clone(),
             single,
             users,
@@ -325,9 +343,70 @@ impl Authenticator {
         }
     }
 
+    /// Whether the listener of clients of `kind` takes users from their
+    /// certificates (and there are users to take).
+    pub fn maps_certificates(&self, kind: ConnectionType) -> bool {
+        let map = match kind {
+            ConnectionType::Websocket => self.ws_tls_map,
+            _ => self.tls_map,
+        };
+        map && !self.users.is_empty()
+    }
+
+    /// Whether a listener that maps certificates could pick this user: a
+    /// user without a password is then a certificate's identity only, and
+    /// never logs in by name elsewhere (as newer nats-server has it).
+    fn certificate_only(&self, entry: &UserEntry) -> bool {
+        entry.password.as_deref().unwrap_or("").is_empty()
+            && ((self.tls_map && entry.admits(ConnectionType::Standard))
+                || (self.ws_tls_map && entry.admits(ConnectionType::Websocket)))
+    }
+
+    /// The user a certificate names, tried as nats-server tries them: the
+    /// e-mail, DNS and URI alternative names by exact name, the subject
+    /// as a distinguished name (the same RDNs in order, then in any
+    /// order), then the subject as text with and without its domain
+    /// components. Users not allowed on `kind` are passed over.
+    fn mapped_user(
+        &self,
+        names: &cert::CertNames,
+        kind: ConnectionType,
+    ) -> Option<(&str, &UserEntry)> {
+        let literal = |name: &str| {
+            let (name, entry) = self.users.get_key_value(name)?;
+            entry.admits(kind).then_some((name.as_str(), entry))
+        };
+        let sans = names.emails.iter().chain(&names.dns).chain(&names.uris);
+        if let Some(found) = sans.map(String::as_str).find_map(literal) {
+            return Some(found);
+        }
+        if let Some(dn) = &names.dn {
+            let candidates = || {
+                self.user_dns
+                    .iter()
+                    .filter_map(|(name, d)| Some((d, literal(name)?)))
+            };
+            let found = candidates()
+                .find(|(d, _)| d.equal(dn))
+                .or_else(|| candidates().find(|(d, _)| d.rdns_match(dn)));
+            if let Some((_, found)) = found {
+                return Some(found);
+            }
+        }
+        let subjects = names.subject_with_dcs.iter().chain([&names.subject]);
+        subjects.map(String::as_str).find_map(literal)
+    }
+
     /// Who the client is (its account and permissions), or `None`:
-    /// Authorization Violation.
-    pub fn check(&self, c: &ConnectOptions, kind: ConnectionType, cid: u64) -> Verdict {
+    /// Authorization Violation. `cert`: the names in its certificate, where
+    /// its listener maps certificates to users.
+    pub fn check(
+        &self,
+        c: &ConnectOptions,
+        kind: ConnectionType,
+        cid: u64,
+        cert: Option<&cert::CertNames>,
+    ) -> Verdict {
         if !self.required_for(kind) {
             return Verdict::Granted(Login::default());
         }
@@ -352,6 +431,18 @@ impl Authenticator {
             }
             return Verdict::secret(pass, c.pass.as_deref().unwrap_or(""), Login::default());
         }
+        if self.maps_certificates(kind) {
+            // The user is the certificate's, whatever CONNECT names; a
+            // password it has must still be given.
+            let Some((name, entry)) = cert
+                .filter(|n| !n.is_empty())
+                .and_then(|n| self.mapped_user(n, kind))
+            else {
+                return Verdict::Denied;
+            };
+            let stored = entry.password.as_deref().unwrap_or("");
+            return Verdict::secret(stored, c.pass.as_deref().unwrap_or(""), entry.login(name));
+        }
         let no_auth_user = if ws && self.ws_no_auth_user.is_some() {
             &self.ws_no_auth_user
         } else {
@@ -374,6 +465,9 @@ impl Authenticator {
         if c.user.as_deref() != Some(name) {
             // The no_auth_user: no credentials to check.
             return Verdict::Granted(login);
+        }
+        if self.certificate_only(entry) && no_auth_user.as_deref() != Some(name) {
+            return Verdict::Denied;
         }
         let stored = entry.password.as_deref().unwrap_or("");
         Verdict::secret(stored, c.pass.as_deref().unwrap_or(""), login)

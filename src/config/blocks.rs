@@ -655,9 +655,6 @@ pub(crate) fn tls(m: &Map, _at: &Item, r: &mut Report) -> Option<TlsOptions> {
             "verify_and_map" => {
                 t.verify_and_map = r.take(read::boolean(item, &key)).unwrap_or(false);
                 t.verify |= t.verify_and_map;
-                if t.verify_and_map {
-                    r.unenforced(item, "\"verify_and_map\" (users from client certificates)");
-                }
             }
             "pinned_certs" | "verify_cert_and_check_known_urls" | "ocsp_peer" => r.unenforced(
                 item,

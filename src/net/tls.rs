@@ -98,12 +98,10 @@ pub async fn accept<S: Stream>(inner: S, config: Arc<ServerConfig>) -> io::Resul
 }
 
 impl<S: Stream> TlsStream<S> {
-    /// The certificates the client presented, when it was asked for them.
-    pub fn peer_has_certificate(&self) -> bool {
-        self.conn
-            .borrow()
-            .peer_certificates()
-            .is_some_and(|c| !c.is_empty())
+    /// The client's own certificate (DER), when it was asked for one.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        let conn = self.conn.borrow();
+        Some(conn.peer_certificates()?.first()?.to_vec())
     }
 
     /// Runs rustls over the buffered ciphertext until it needs more:

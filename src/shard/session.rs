@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{writer, Port, Shard};
+use crate::auth::cert::CertNames;
 use crate::auth::{permissions, Login, Verdict};
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Flags};
@@ -49,12 +50,13 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
     match port {
         Port::Client => {
             let Some(tls) = &ctx.client_tls else {
-                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false)).await;
+                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false, None)).await;
             };
             let info_sent = !tls.handshake_first;
             let start = Box::pin(client_tls(&ctx, stream, addr, cid, info_sent));
             if let Some(stream) = start.await {
-                Box::pin(run(shard, stream, addr, cid, None, info_sent)).await;
+                let cert = certificate_names(&ctx, &stream, ConnectionType::Standard);
+                Box::pin(run(shard, stream, addr, cid, None, info_sent, cert)).await;
             }
         }
         Port::Websocket => {
@@ -64,7 +66,8 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
             // The handshake timeout runs from accept to the 101, TLS included.
             let deadline = tokio::time::Instant::now() + ws.handshake_timeout;
             let Some(tls) = &ws.tls else {
-                return Box::pin(websocket(shard, Rc::new(stream), addr, cid, deadline)).await;
+                let stream = Rc::new(stream);
+                return Box::pin(websocket(shard, stream, addr, cid, deadline, None)).await;
             };
             let start = Box::pin(handshake(
                 stream,
@@ -74,10 +77,25 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
                 Port::Websocket,
             ));
             if let Some(stream) = start.await {
-                Box::pin(websocket(shard, stream, addr, cid, deadline)).await;
+                let cert = certificate_names(&ctx, &stream, ConnectionType::Websocket);
+                Box::pin(websocket(shard, stream, addr, cid, deadline, cert)).await;
             }
         }
     }
+}
+
+/// The names in the client's certificate, read once after the handshake
+/// and only where its listener maps certificates to users.
+fn certificate_names<S: Stream>(
+    ctx: &crate::server::ServerContext,
+    stream: &net::tls::TlsStream<S>,
+    kind: ConnectionType,
+) -> Option<Box<CertNames>> {
+    if !ctx.auth.maps_certificates(kind) {
+        return None;
+    }
+    let der = stream.peer_certificate()?;
+    CertNames::from_der(&der).map(Box::new)
 }
 
 /// The client port's TLS start: INFO in the clear first (unless
@@ -137,9 +155,10 @@ async fn websocket<S: Stream>(
     addr: SocketAddr,
     cid: u64,
     deadline: tokio::time::Instant,
+    cert: Option<Box<CertNames>>,
 ) {
     match Box::pin(upgrade(&shard, &*stream, addr, deadline)).await {
-        Some(up) => Box::pin(run(shard, stream, addr, cid, Some(up), false)).await,
+        Some(up) => Box::pin(run(shard, stream, addr, cid, Some(up), false, cert)).await,
         None => stream.shutdown(),
     }
 }
@@ -154,6 +173,7 @@ async fn run<S: Stream>(
     cid: u64,
     ws: Option<(handshake::Upgrade, Vec<u8>)>,
     info_sent: bool,
+    cert: Option<Box<CertNames>>,
 ) {
     let ctx = shard.ctx.clone();
     let (port, kind, ws, mut early) = match ws {
@@ -245,13 +265,16 @@ async fn run<S: Stream>(
         if n < crate::shard::STREAM_READ {
             shard.activity.note(now);
         }
-        let cookies = ws.as_ref().map(|up| &up.cookies);
+        let presented = Presented {
+            cookies: ws.as_ref().map(|up| &up.cookies),
+            cert: cert.as_deref(),
+        };
         consume(
             &shard,
             &client,
             &mut parser,
             ws_reader.as_mut(),
-            cookies,
+            presented,
             &mut deferred,
             &mut buf[..n],
         );
@@ -259,7 +282,7 @@ async fn run<S: Stream>(
         shard.flush();
         if deferred.login.is_some() {
             // Nothing more is read until the login is decided.
-            finish_logins(&shard, &client, cookies, &mut deferred).await;
+            finish_logins(&shard, &client, presented, &mut deferred).await;
         }
         resize_read_buffer(&mut buf, n);
         if buf.capacity() <= READ_MIN && parser.is_idle() {
@@ -289,7 +312,7 @@ fn consume(
     client: &Rc<Client>,
     parser: &mut ClientParser,
     ws: Option<&mut WsReader>,
-    cookies: Option<&handshake::Cookies>,
+    presented: Presented<'_>,
     deferred: &mut Deferred,
     bytes: &mut [u8],
 ) {
@@ -300,7 +323,7 @@ fn consume(
             deferred.ops.push(op.to_owned_op());
             return true;
         }
-        carry_out(shard, client, op, cookies, deferred, &fatal)
+        carry_out(shard, client, op, presented, deferred, &fatal)
     };
     match ws {
         None => {
@@ -353,11 +376,15 @@ fn carry_out(
     shard: &Shard,
     client: &Rc<Client>,
     op: ClientOp<'_>,
-    cookies: Option<&handshake::Cookies>,
+    presented: Presented<'_>,
     deferred: &mut Deferred,
     fatal: &Cell<Option<ProtocolError>>,
 ) -> bool {
-    settle(client, handle(shard, client, op, cookies, deferred), fatal)
+    settle(
+        client,
+        handle(shard, client, op, presented, deferred),
+        fatal,
+    )
 }
 
 fn settle(
@@ -376,6 +403,15 @@ fn settle(
             false
         }
     }
+}
+
+/// What the transport learned of who the client is before its CONNECT:
+/// the upgrade request's cookies, the names in its TLS certificate (when
+/// its listener maps certificates to users).
+#[derive(Clone, Copy, Default)]
+struct Presented<'a> {
+    cookies: Option<&'a handshake::Cookies>,
+    cert: Option<&'a CertNames>,
 }
 
 /// A CONNECT whose secret the bcrypt pool is checking, and what the client
@@ -398,7 +434,7 @@ struct PendingLogin {
 async fn finish_logins(
     shard: &Shard,
     client: &Rc<Client>,
-    cookies: Option<&handshake::Cookies>,
+    presented: Presented<'_>,
     deferred: &mut Deferred,
 ) {
     while let Some(pending) = deferred.login.take() {
@@ -417,7 +453,7 @@ async fn finish_logins(
                 if deferred.login.is_some() {
                     // Behind another CONNECT that waits in turn.
                     deferred.ops.push(op);
-                } else if !carry_out(shard, client, op.as_op(), cookies, deferred, &fatal) {
+                } else if !carry_out(shard, client, op.as_op(), presented, deferred, &fatal) {
                     break;
                 }
             }
@@ -503,7 +539,7 @@ fn handle(
     shard: &Shard,
     client: &Rc<Client>,
     op: ClientOp<'_>,
-    cookies: Option<&handshake::Cookies>,
+    presented: Presented<'_>,
     deferred: &mut Deferred,
 ) -> Result<(), ProtocolError> {
     if crate::log::trace_enabled() {
@@ -517,7 +553,7 @@ fn handle(
         return Err(ProtocolError::AuthorizationViolation);
     }
     match op {
-        ClientOp::Connect(json) => connect(shard, client, json, cookies, deferred),
+        ClientOp::Connect(json) => connect(shard, client, json, presented, deferred),
         ClientOp::Pub {
             subject,
             reply,
@@ -629,12 +665,12 @@ fn connect(
     shard: &Shard,
     client: &Rc<Client>,
     json: &[u8],
-    cookies: Option<&handshake::Cookies>,
+    presented: Presented<'_>,
     deferred: &mut Deferred,
 ) -> Result<(), ProtocolError> {
     let ctx = &shard.ctx;
     let mut opts = ConnectOptions::parse(json)?;
-    if let Some(c) = cookies {
+    if let Some(c) = presented.cookies {
         // Credentials from the upgrade's cookies, where CONNECT has none.
         if opts.user.is_none() {
             opts.user = c.user.clone();
@@ -646,7 +682,18 @@ fn connect(
             opts.auth_token = c.token.clone();
         }
     }
-    match ctx.auth.check(&opts, client.kind, client.cid) {
+    if opts.user.is_some() && ctx.auth.maps_certificates(client.kind) {
+        crate::warn!(
+            "{} - cid:{} - User {:?} found in connect proto, but user required from cert",
+            client.addr,
+            client.cid,
+            opts.user.as_deref().unwrap_or("")
+        );
+    }
+    match ctx
+        .auth
+        .check(&opts, client.kind, client.cid, presented.cert)
+    {
         Verdict::Granted(login) => admit(shard, client, opts, login),
         Verdict::Denied => Err(refuse(client, &opts)),
         Verdict::Bcrypt {

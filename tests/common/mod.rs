@@ -290,8 +290,8 @@ impl Log {
 }
 
 /// A raw protocol connection for edge cases: write bytes, read lines.
-pub struct Raw {
-    pub stream: TcpStream,
+pub struct Raw<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
@@ -302,13 +302,20 @@ impl Raw {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let mut raw = Raw {
-            stream,
-            buf: Vec::new(),
-        };
+        let mut raw = Raw::over(stream);
         let info = raw.line();
         assert!(info.starts_with("INFO {"), "{info}");
         (raw, info)
+    }
+}
+
+impl<S: Read + Write> Raw<S> {
+    /// The protocol over a stream already open (TLS, say).
+    pub fn over(stream: S) -> Raw<S> {
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -385,7 +392,7 @@ pub trait Conn {
     fn round_trip(&mut self) -> Vec<String>;
 }
 
-impl Conn for Raw {
+impl<S: Read + Write> Conn for Raw<S> {
     fn send(&mut self, bytes: &[u8]) {
         Raw::send(self, bytes)
     }
@@ -397,7 +404,7 @@ impl Conn for Raw {
     }
 }
 
-impl Conn for ws::WsRaw {
+impl<S: Read + Write> Conn for ws::WsRaw<S> {
     fn send(&mut self, bytes: &[u8]) {
         ws::WsRaw::send(self, bytes)
     }

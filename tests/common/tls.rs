@@ -17,6 +17,8 @@ pub struct Pki {
     /// A client certificate the server's CA did not sign.
     pub stranger_cert: PathBuf,
     pub stranger_key: PathBuf,
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
 }
 
 pub fn pki() -> &'static Pki {
@@ -25,6 +27,52 @@ pub fn pki() -> &'static Pki {
 }
 
 impl Pki {
+    /// A client certificate from the test CA, with no subject but what
+    /// `shape` gives it (names, alternative names); written as
+    /// `<file>-<n>-cert.pem` and `<file>-<n>-key.pem`.
+    pub fn issue(
+        &self,
+        file: &str,
+        shape: impl FnOnce(&mut CertificateParams),
+    ) -> (PathBuf, PathBuf) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        shape(&mut params);
+        let key = KeyPair::generate().unwrap();
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        // Tests issue at once from several threads: each pair its own files.
+        static ISSUED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = ISSUED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = self._dir.path();
+        (
+            write(d, &format!("{file}-{n}-cert.pem"), &cert.pem()),
+            write(d, &format!("{file}-{n}-key.pem"), &key.serialize_pem()),
+        )
+    }
+
+    /// A rustls client trusting the test CA and presenting `cert`.
+    pub fn client_config(&self, cert: &Path, key: &Path) -> rustls::ClientConfig {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(&self.ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let chain = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap()
+    }
+
     /// A `tls {}` block serving the server certificate, plus `extra`.
     pub fn block(&self, extra: &str) -> String {
         format!(
@@ -83,5 +131,42 @@ fn make() -> Pki {
         stranger_cert: write(d, "stranger-cert.pem", &stranger_cert),
         stranger_key: write(d, "stranger-key.pem", &stranger_key),
         _dir: dir,
+        ca_params,
+        ca_key,
     }
+}
+
+/// A client's TLS connection, blocking.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+fn tls_over(tcp: std::net::TcpStream, config: rustls::ClientConfig) -> TlsStream {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+fn tcp(addr: &str) -> std::net::TcpStream {
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    tcp
+}
+
+/// The client port over TLS presenting `cert`: the INFO in the clear is
+/// read first (as nats-server 2.9 sends it), then TLS starts.
+pub fn tls_client(addr: &str, cert: &(PathBuf, PathBuf)) -> super::Raw<TlsStream> {
+    let mut clear = super::Raw::over(tcp(addr));
+    let info = clear.line();
+    assert!(info.starts_with("INFO {"), "{info}");
+    let config = pki().client_config(&cert.0, &cert.1);
+    super::Raw::over(tls_over(clear.stream, config))
+}
+
+/// wss:// presenting `cert`: TLS, the upgrade, the INFO.
+pub fn wss_client(addr: &str, cert: &(PathBuf, PathBuf)) -> super::ws::WsRaw<TlsStream> {
+    let config = pki().client_config(&cert.0, &cert.1);
+    let stream = tls_over(tcp(addr), config);
+    super::ws::WsRaw::over(stream, &super::ws::request(&[]))
+        .upgraded()
+        .0
 }

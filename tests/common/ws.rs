@@ -38,8 +38,8 @@ impl Frame {
     }
 }
 
-pub struct WsRaw {
-    pub stream: TcpStream,
+pub struct WsRaw<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
     /// NATS bytes of data frames read so far and not yet taken as lines.
     nats: Vec<u8>,
@@ -53,14 +53,36 @@ impl WsRaw {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let mut raw = WsRaw {
+        WsRaw::over(stream, request)
+    }
+
+    /// Upgrades with `extra` headers; panics unless the answer is 101.
+    /// Returns the client and the INFO line.
+    pub fn upgrade(addr: &str, extra: &[&str]) -> (WsRaw, String) {
+        WsRaw::open(addr, &request(extra)).upgraded()
+    }
+}
+
+impl<S: Read + Write> WsRaw<S> {
+    /// Sends `request` as is over a stream already open (TLS, say).
+    pub fn over(mut stream: S, request: &str) -> WsRaw<S> {
+        stream.write_all(request.as_bytes()).unwrap();
+        WsRaw {
             stream,
             buf: Vec::new(),
             nats: Vec::new(),
             frames_seen: Vec::new(),
-        };
-        raw.stream.write_all(request.as_bytes()).unwrap();
-        raw
+        }
+    }
+
+    /// Reads the answer to the upgrade request: panics unless it is 101.
+    /// Returns the client and the INFO line.
+    pub fn upgraded(mut self) -> (WsRaw<S>, String) {
+        let head = self.response();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        let info = self.line();
+        assert!(info.starts_with("INFO {"), "{info}");
+        (self, info)
     }
 
     /// The response head (status line and headers).
@@ -72,17 +94,6 @@ impl WsRaw {
             }
             self.fill();
         }
-    }
-
-    /// Upgrades with `extra` headers; panics unless the answer is 101.
-    /// Returns the client and the INFO line.
-    pub fn upgrade(addr: &str, extra: &[&str]) -> (WsRaw, String) {
-        let mut ws = WsRaw::open(addr, &request(extra));
-        let head = ws.response();
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        let info = ws.line();
-        assert!(info.starts_with("INFO {"), "{info}");
-        (ws, info)
     }
 
     fn fill(&mut self) {
