@@ -118,6 +118,21 @@ fn answer(mut stream: TcpStream, served: &Mutex<Vec<String>>) {
     let head = String::from_utf8_lossy(&head);
     let target = head.split(' ').nth(1).unwrap_or("");
     let path = target.split('?').next().unwrap_or("");
+    if path == "/login" {
+        // `/login?jwt=<token>&<rest>`: the cookie a login page would set,
+        // then on to the page with the rest of the query.
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let (jwt, rest): (Vec<&str>, Vec<&str>) =
+            query.split('&').partition(|kv| kv.starts_with("jwt="));
+        let cookie = jwt.first().map_or("", |kv| &kv[4..]);
+        served.lock().unwrap().push(format!("{path} 302 Found"));
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nSet-Cookie: jwt={cookie}; Path=/; SameSite=Lax\r\nLocation: /page.html?{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            rest.join("&")
+        );
+        let _ = stream.write_all(head.as_bytes());
+        return;
+    }
     let file: Option<(&str, &str)> = match path {
         "/page.html" => Some(("page.html", "text/html; charset=utf-8")),
         "/page.js" => Some(("page.js", "text/javascript; charset=utf-8")),
@@ -247,7 +262,16 @@ struct Peer {
 
 impl Peer {
     async fn start(server: &Server, sizes: &[usize]) -> Peer {
-        let client = async_nats::ConnectOptions::new()
+        Peer::start_with(server, sizes, async_nats::ConnectOptions::new()).await
+    }
+
+    /// As `start`, logging in with `options`.
+    async fn start_with(
+        server: &Server,
+        sizes: &[usize],
+        options: async_nats::ConnectOptions,
+    ) -> Peer {
+        let client = options
             .connection_timeout(Duration::from_secs(10))
             .connect(server.url())
             .await
@@ -539,6 +563,35 @@ io_tests! {
             "{:?}",
             other.served()
         );
+    };
+
+    a_jwt_cookie_set_by_the_pages_server_logs_chromium_in => |io| async move {
+        use common::jwt::{self, Operator};
+        use nkeys::KeyPair;
+        use serde_json::json;
+        let pages = Pages::serve();
+        let a = KeyPair::new_account();
+        let op = Operator::new().with(&a, json!({}));
+        let config = format!("{}{}", op.config(), ws_config(", jwt_cookie: \"jwt\""));
+        let server = start(io, &config);
+        let u = KeyPair::new_user();
+        let creds = jwt::creds(&jwt::user(&a, &u, json!({})), &u);
+        let options = async_nats::ConnectOptions::with_credentials(&creds).unwrap();
+        let mut peer = Peer::start_with(&server, &[64], options).await;
+        // Bearer tokens (a browser holds no key to sign with): one for a
+        // websocket user, one for a user of STANDARD connections only.
+        let token = |types: &str| {
+            jwt::user(&a, &KeyPair::new_user(), json!({"bearer_token": true, "allowed_connection_types": [types]}))
+        };
+        let login = |jwt: String| format!("{}/login?jwt={jwt}&ws={}&sizes=64&only=up", pages.origin(), server.ws_url());
+        let visits = browse(&[login(token("WEBSOCKET")), login(token("STANDARD"))]).await;
+        assert_page_finished(&visits[0]);
+        peer.check_out(&[64]).await;
+        let refused = visits[1].result();
+        assert!(refused["connected"] == false, "{}", visits[1].show());
+        assert!(refused["error"].to_string().contains("AUTHORIZATION_VIOLATION"), "{}", visits[1].show());
+        server.wait_for_log("Connection type not allowed");
+        assert!(pages.served().contains(&"/login 302 Found".to_string()), "{:?}", pages.served());
     };
 
     nats_ws_in_chromium_over_wss => |io| async move {

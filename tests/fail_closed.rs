@@ -94,24 +94,24 @@ fn export_and_import_options_not_acted_on_are_refused() {
 }
 
 #[test]
-fn operator_trusted_keys_and_resolvers_are_refused() {
+fn resolvers_that_fetch_or_keep_accounts_elsewhere_are_refused() {
     refused(
-        "port: 4222\noperator: \"./op.jwt\"\n",
-        2,
-        "operator",
-        "\"operator\" (JWT authentication)",
-    );
-    refused(
-        "trusted_keys: [\"OBLSC4Z2FSVJBTIYGXNIXUYJQVB2SFPWN5GVOVB2AXIR5CMLHYZUFSX6\"]\n",
-        1,
-        "trusted_keys",
-        "\"trusted_keys\" (JWT authentication)",
-    );
-    refused(
-        "resolver: MEMORY\n",
+        "resolver: URL(\"http://127.0.0.1:9090/jwt/v1/accounts/\")\n",
         1,
         "resolver",
-        "\"resolver\" (JWT accounts)",
+        "\"resolver\" URL(...)",
+    );
+    refused(
+        "resolver {\n  type: full\n  dir: \"./jwt\"\n}\n",
+        1,
+        "resolver",
+        "a \"resolver\" directory",
+    );
+    refused(
+        "resolver_pinned_accounts: [\"ADSA4DLDMQIA37YQSXLMCOKGFS2IMHOLGDXPCZVTFR4DVFKL7PT5HKGS\"]\n",
+        1,
+        "resolver_pinned_accounts",
+        "\"resolver_pinned_accounts\"",
     );
 }
 

@@ -70,14 +70,18 @@ impl Imports {
             answers: vec![false; n],
             ..Imports::default()
         };
-        for acc in &opts.accounts {
+        // The file's accounts, or in JWT mode the accounts' JWTs.
+        let from_jwts = super::operator::accounts(opts);
+        let all: Vec<&crate::config::options::Account> =
+            opts.accounts.iter().chain(&from_jwts).collect();
+        for acc in &all {
             let Some(importer) = accounts.id(&acc.name) else {
                 continue;
             };
             for i in &acc.imports {
                 let (Some(exporter), Some(from)) = (
                     accounts.id(&i.account),
-                    opts.accounts.iter().find(|a| a.name == i.account),
+                    all.iter().find(|a| a.name == i.account),
                 ) else {
                     continue;
                 };

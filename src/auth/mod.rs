@@ -5,6 +5,8 @@
 pub mod bcrypt;
 pub mod cert;
 pub mod imports;
+pub mod jwt;
+pub mod operator;
 pub mod permissions;
 
 use std::collections::HashMap;
@@ -29,9 +31,10 @@ pub struct Accounts {
 impl Accounts {
     pub fn from_options(opts: &Options) -> Accounts {
         let mut names = vec![GLOBAL_ACCOUNT.to_string()];
-        for a in &opts.accounts {
-            if a.name != GLOBAL_ACCOUNT {
-                names.push(a.name.clone());
+        let jwt_accounts = opts.operator.preload.iter().map(|(key, ..)| key);
+        for name in opts.accounts.iter().map(|a| &a.name).chain(jwt_accounts) {
+            if name != GLOBAL_ACCOUNT && !names.contains(name) {
+                names.push(name.clone());
             }
         }
         Accounts { names }
@@ -74,6 +77,7 @@ impl UserEntry {
             user: Some(name.to_string()),
             account: self.account,
             permissions: self.permissions.clone(),
+            ..Login::default()
         }
     }
 }
@@ -83,6 +87,8 @@ impl UserEntry {
 pub enum Verdict {
     Granted(Login),
     Denied,
+    /// Denied, and why (for the log).
+    Refused(String),
     /// Granted if `password` matches the bcrypt `hash` (a check for the
     /// pool, never for a shard thread).
     Bcrypt {
@@ -122,6 +128,35 @@ pub struct Login {
     pub account: u32,
     /// `None`: it may publish and subscribe to anything.
     pub permissions: Option<Arc<Permissions>>,
+    /// Its own limits, where its JWT and account set them.
+    pub limits: Limits,
+    /// When its JWT (or its account's) expires, Unix seconds, and whether
+    /// it is the account's.
+    pub expires: Option<(i64, bool)>,
+    /// It logged in with a user JWT: counted in its account.
+    pub jwt_account: bool,
+}
+
+/// A connection's own limits; `None`: the server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Subscriptions it may hold (0: none at all).
+    pub subs: Option<u32>,
+    /// The largest message it may publish.
+    pub payload: Option<u32>,
+}
+
+/// A signature as clients send it: base64url without padding, or
+/// standard base64, as nats-server accepts both.
+fn decode_signature(sig: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    engines.iter().find_map(|e| e.decode(sig).ok())
 }
 
 /// Checks CONNECT credentials against the configured users and token.
@@ -152,6 +187,8 @@ pub struct Authenticator {
     /// User names written as distinguished names, parsed once, in name
     /// order, for matching certificate subjects.
     user_dns: Vec<(String, cert::Dn)>,
+    /// JWT mode: the trusted accounts; every client logs in with a JWT.
+    pub operator: Option<operator::Operator>,
 }
 
 impl Authenticator {
@@ -215,7 +252,8 @@ impl Authenticator {
                 },
             );
         }
-        let nonce_key = (!nkeys.is_empty()).then(|| {
+        let operator = operator::Operator::new(opts, accounts);
+        let nonce_key = (!nkeys.is_empty() || operator.is_some()).then(|| {
             let rng = ring::rand::SystemRandom::new();
             ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).expect("random bytes")
         });
@@ -227,6 +265,7 @@ impl Authenticator {
             .collect();
         user_dns.sort_by(|a, b| a.0.cmp(&b.0));
         let authenticator = Authenticator {
+            operator,
             tls_map: maps(opts.tls.as_ref()),
             ws_tls_map: maps(ws.and_then(|w| w.tls.as_ref())),
             user_dns,
@@ -276,7 +315,8 @@ impl Authenticator {
 
     /// Whether clients must authenticate (INFO's `auth_required`).
     pub fn required(&self) -> bool {
-        self.token.is_some()
+        self.operator.is_some()
+            || self.token.is_some()
             || self.single.is_some()
             || !self.users.is_empty()
             || !self.nkeys.is_empty()
@@ -297,19 +337,13 @@ impl Authenticator {
     /// An NKEY login: the signature of this connection's nonce by the key
     /// it names.
     fn check_nkey(&self, c: &ConnectOptions, kind: ConnectionType, cid: u64) -> Verdict {
-        use base64::Engine;
         let (Some(key), Some(nonce)) = (c.nkey.as_deref(), self.nonce(cid)) else {
             return Verdict::Denied;
         };
         let Some(entry) = self.nkeys.get(key) else {
             return Verdict::Denied;
         };
-        let sig = c.sig.as_deref().unwrap_or("");
-        let engines = [
-            base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            base64::engine::general_purpose::STANDARD,
-        ];
-        let Some(sig) = engines.iter().find_map(|e| e.decode(sig).ok()) else {
+        let Some(sig) = decode_signature(c.sig.as_deref().unwrap_or("")) else {
             return Verdict::Denied;
         };
         let signed = nkeys::KeyPair::from_public_key(key)
@@ -406,7 +440,15 @@ impl Authenticator {
         kind: ConnectionType,
         cid: u64,
         cert: Option<&cert::CertNames>,
+        ip: std::net::IpAddr,
     ) -> Verdict {
+        if let Some(op) = &self.operator {
+            let nonce = self.nonce(cid).unwrap_or_default();
+            return match op.login(c.jwt.as_deref(), c.sig.as_deref(), &nonce, kind, ip) {
+                Ok(login) => Verdict::Granted(login),
+                Err(operator::Refused(why)) => Verdict::Refused(why),
+            };
+        }
         if !self.required_for(kind) {
             return Verdict::Granted(Login::default());
         }

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::options::{
-    Account, Authorization, ConnectionType, Export, Import, LeafnodeOptions, Permissions,
-    RemoteLeaf, ResponsePermission, ResponseType, SubjectPermission, TlsOptions, User,
+    Account, Authorization, ConnectionType, Export, Import, LeafnodeOptions, OperatorOptions,
+    Permissions, RemoteLeaf, ResponsePermission, ResponseType, SubjectPermission, TlsOptions, User,
     WebsocketOptions, DEFAULT_HOST,
 };
 use super::read::{self, Report};
 use super::value::{Item, Map, Value};
+use crate::auth::jwt;
 
 /// `authorization { user, password, token, timeout, users, nkeys, default_permissions }`.
 /// `full` is false for the simple form of the websocket block (user/password/token/timeout).
@@ -933,4 +934,120 @@ fn valid_remote_url(u: &str) -> bool {
         return false;
     };
     !scheme.is_empty() && !rest.is_empty()
+}
+
+/// `operator`: one or a list of operator JWTs, each a file (decorated or
+/// not) or, when no such file can be read and it looks like one, the JWT
+/// itself, as nats-server reads them.
+pub(crate) fn operators(item: &Item, o: &mut OperatorOptions, r: &mut Report) {
+    let items: Vec<&Item> = match &item.value {
+        Value::Array(a) => a.iter().collect(),
+        _ => vec![item],
+    };
+    for it in items {
+        let Some(s) = r.take(read::string(it, "operator")) else {
+            continue;
+        };
+        let text = match std::fs::read_to_string(&s) {
+            Ok(text) => undecorated(&text),
+            Err(_) if s.starts_with("eyJ") => s.clone(),
+            Err(e) => {
+                r.error(
+                    it,
+                    format!("error parsing operator JWT: open {s}: {}", io_reason(&e)),
+                );
+                continue;
+            }
+        };
+        match jwt::decode::<jwt::Operator>(&text) {
+            Ok(claims) => o.operators.push((claims, it.pos.clone())),
+            Err(jwt::JwtError::Kind(..)) => {
+                r.error(it, "error parsing operator JWT: not operator claim")
+            }
+            Err(e) => r.error(it, format!("error parsing operator JWT: {e}")),
+        }
+    }
+}
+
+/// Go's wording of the common file errors.
+fn io_reason(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "cannot be read",
+    }
+}
+
+/// The JWT in a file nsc wrote, between its `-----BEGIN ...-----` and
+/// `------END ...------` lines, or the whole text when it has none.
+fn undecorated(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim);
+    if text.contains("-----BEGIN") {
+        if let Some(jwt) = lines
+            .by_ref()
+            .skip_while(|l| !l.starts_with("-----BEGIN"))
+            .nth(1)
+        {
+            return jwt.to_string();
+        }
+    }
+    text.trim().to_string()
+}
+
+/// `trusted_keys`: operator public keys trusted without operator JWTs.
+pub(crate) fn trusted_keys(item: &Item, o: &mut OperatorOptions, r: &mut Report) {
+    let Some(keys) = r.take(read::strings(item, "trusted_keys")) else {
+        return;
+    };
+    for k in keys {
+        if jwt::KeyKind::Operator.is(&k) {
+            o.trusted_keys.push(k);
+        } else {
+            r.error(
+                item,
+                format!("trust key {k:?} required to be a valid public operator nkey"),
+            );
+        }
+    }
+}
+
+/// `resolver: MEMORY` is served; the URL and directory resolvers fetch or
+/// keep accounts in ways not built yet, so they stop the start.
+pub(crate) fn resolver(item: &Item, o: &mut OperatorOptions, r: &mut Report) {
+    match &item.value {
+        Value::String(s) => {
+            let t = s.trim().to_ascii_uppercase();
+            if t == "MEM" || t == "MEMORY" {
+                o.memory_resolver = Some(item.pos.clone());
+            } else if t.starts_with("URL(") {
+                r.unenforced(item, "\"resolver\" URL(...) (accounts fetched from a server)");
+            } else {
+                r.error(item, "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])");
+            }
+        }
+        Value::Map(_) => r.unenforced(item, "a \"resolver\" directory (full or cache)"),
+        Value::Integer(_) => r.error(item, "error parsing operator resolver, wrong type int64"),
+        _ => r.error(item, "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])"),
+    }
+}
+
+/// `resolver_preload { <account public key>: <account JWT> }`.
+pub(crate) fn preload(item: &Item, o: &mut OperatorOptions, r: &mut Report) {
+    let Value::Map(m) = &item.value else {
+        r.error(
+            item,
+            "preload should be a map of account_public_key:account_jwt",
+        );
+        return;
+    };
+    for e in m.entries() {
+        let Value::String(token) = &e.item.value else {
+            r.error(&e.item, "preload map value should be a string JWT");
+            continue;
+        };
+        match jwt::decode::<jwt::Account>(token) {
+            Ok(claims) => o.preload.push((e.key.clone(), claims, e.item.pos.clone())),
+            Err(_) => r.error(&e.item, "invalid account JWT"),
+        }
+    }
 }

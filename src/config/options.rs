@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::blocks;
 use super::error::{ConfigError, ConfigErrors};
 use super::read::{self, Report};
-use super::value::Map;
+use super::value::{Map, Pos, Value};
+use crate::auth::jwt::{self, Claims};
 
 pub const DEFAULT_PORT: i32 = 4222;
 pub const DEFAULT_HOST: &str = "0.0.0.0";
@@ -60,6 +61,10 @@ pub struct Options {
     pub no_auth_user: Option<String>,
     /// Set when `operator`/`trusted` keys are present (JWT mode).
     pub trusted_operators: bool,
+    /// JWT mode: the operators, trusted keys and preloaded accounts.
+    pub operator: OperatorOptions,
+    /// `system_account`: an account name (a public key in JWT mode).
+    pub system_account: Option<(String, Pos)>,
     pub tls: Option<TlsOptions>,
     pub websocket: Option<WebsocketOptions>,
     pub leafnodes: Option<LeafnodeOptions>,
@@ -97,6 +102,8 @@ impl Default for Options {
             accounts: Vec::new(),
             no_auth_user: None,
             trusted_operators: false,
+            operator: OperatorOptions::default(),
+            system_account: None,
             tls: None,
             websocket: None,
             leafnodes: None,
@@ -175,6 +182,26 @@ impl ConnectionType {
             "IN_PROCESS" => ConnectionType::InProcess,
             _ => return None,
         })
+    }
+}
+
+/// JWT mode (decentralized authentication): operator JWTs (their keys and
+/// signing keys are trusted), or bare `trusted_keys`; the account JWTs a
+/// `resolver: MEMORY` is preloaded with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OperatorOptions {
+    /// Decoded, each with where it was configured.
+    pub operators: Vec<(Claims<jwt::Operator>, Pos)>,
+    pub trusted_keys: Vec<String>,
+    /// `resolver: MEMORY` (the only resolver served).
+    pub memory_resolver: Option<Pos>,
+    /// Account public key, its decoded JWT, where.
+    pub preload: Vec<(String, Claims<jwt::Account>, Pos)>,
+}
+
+impl OperatorOptions {
+    pub fn is_on(&self) -> bool {
+        !self.operators.is_empty() || !self.trusted_keys.is_empty()
     }
 }
 
@@ -392,8 +419,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("no_system_account", "ringnats has no system account"),
     ("no_system", "ringnats has no system account"),
     ("no_sys_acc", "ringnats has no system account"),
-    ("system_account", "ringnats has no system account"),
-    ("system", "ringnats has no system account"),
 ];
 
 impl Options {
@@ -571,16 +596,26 @@ impl Options {
                     }
                 }
                 "operator" | "operators" | "roots" | "root" | "root_operators"
-                | "root_operator" | "trusted" | "trusted_keys" => {
+                | "root_operator" => {
                     self.trusted_operators = true;
-                    r.unenforced(item, &format!("\"{}\" (JWT authentication)", entry.key));
+                    blocks::operators(item, &mut self.operator, r);
                 }
-                "resolver"
-                | "account_resolver"
-                | "accounts_resolver"
-                | "resolver_preload"
-                | "resolver_tls"
-                | "resolver_pinned_accounts" => {
+                "trusted" | "trusted_keys" => {
+                    self.trusted_operators = true;
+                    blocks::trusted_keys(item, &mut self.operator, r);
+                }
+                "resolver" | "account_resolver" | "accounts_resolver" => {
+                    blocks::resolver(item, &mut self.operator, r)
+                }
+                "resolver_preload" => blocks::preload(item, &mut self.operator, r),
+                "system_account" | "system" => {
+                    if let Value::String(s) = &item.value {
+                        self.system_account = Some((s.clone(), item.pos.clone()));
+                    } else {
+                        r.error(item, "system account name must be a string");
+                    }
+                }
+                "resolver_tls" | "resolver_pinned_accounts" => {
                     r.unenforced(item, &format!("\"{}\" (JWT accounts)", entry.key))
                 }
                 _ => match IGNORED_TOP_LEVEL.iter().find(|(k, _)| *k == key) {

@@ -5,6 +5,7 @@
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::error::ConfigError;
 use super::options::{Options, TlsOptions};
 use super::read::Report;
 use super::value::{Item, Map};
@@ -142,6 +143,8 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
             }
         }
     }
+
+    check_operator(o, &at, first_item, r);
 }
 
 fn check_no_auth_user(o: &Options, name: &str, item: &Item, r: &mut Report) {
@@ -275,6 +278,98 @@ fn check_tls_files(tls: &TlsOptions, r: &mut Report) {
                 item,
                 format!("failed to parse root ca certificate: {}", ca.display()),
             );
+        }
+    }
+}
+
+/// JWT mode's rules, with nats-server's texts: a resolver, no accounts or
+/// users of the file's own, one system account that resolves.
+fn check_operator<'a>(
+    o: &'a Options,
+    at: &dyn Fn(&str) -> Option<&'a Item>,
+    first_item: Option<&'a Item>,
+    r: &mut Report,
+) {
+    let op = &o.operator;
+    if !op.is_on() {
+        if let Some((_, pos)) = &o.system_account {
+            r.warnings.push(ConfigError::at(
+                pos,
+                "\"system_account\" is accepted and ignored: ringnats has no system account outside JWT mode",
+            ));
+        }
+        return;
+    }
+    let Some(anchor) = at("operator")
+        .or_else(|| at("operators"))
+        .or_else(|| at("trusted_keys"))
+        .or_else(|| at("trusted"))
+        .or(first_item)
+    else {
+        return;
+    };
+    if !op.operators.is_empty() && !op.trusted_keys.is_empty() {
+        r.error(
+            anchor,
+            "conflicting options for 'TrustedKeys' and 'TrustedOperators'",
+        );
+    }
+    if op.memory_resolver.is_none() {
+        r.error(
+            anchor,
+            "operators require an account resolver to be configured",
+        );
+    }
+    if let Some(item) = at("accounts") {
+        r.error(
+            item,
+            "operators do not allow Accounts to be configured directly",
+        );
+    }
+    if o.auth.users.is_some() || !o.auth.nkeys.is_empty() {
+        let item = at("authorization").unwrap_or(anchor);
+        r.error(
+            item,
+            "operators do not allow users to be configured directly",
+        );
+    }
+    let from_operator = op
+        .operators
+        .iter()
+        .map(|(c, _)| c.nats.system_account.as_str())
+        .find(|s| !s.is_empty());
+    let system = match (&o.system_account, from_operator) {
+        (Some((configured, pos)), Some(theirs)) if configured != theirs => {
+            r.errors.push(ConfigError::at(
+                pos,
+                "system_account in config and operator JWT must be identical",
+            ));
+            return;
+        }
+        (Some((configured, pos)), _) => Some((configured.as_str(), pos)),
+        (None, Some(theirs)) => Some((theirs, &op.operators[0].1)),
+        (None, None) => None,
+    };
+    match system {
+        Some((key, pos)) if !op.preload.iter().any(|(k, ..)| k == key) => {
+            r.errors.push(ConfigError::at(
+                pos,
+                "error resolving system account: account missing",
+            ));
+        }
+        Some(_) => {}
+        None => r.warnings.push(ConfigError::at(
+            &anchor.pos,
+            "Trusted Operators should utilize a System Account",
+        )),
+    }
+    let now = crate::auth::jwt::unix_now();
+    for (key, claims, pos) in &op.preload {
+        if claims.expired(now) {
+            r.warnings.push(ConfigError::at(
+                pos,
+                format!("Account [{key}] has validation issues:\n  - claim is expired"),
+            ));
         }
     }
 }

@@ -26,6 +26,10 @@ pub enum Due {
     Stale,
     /// No valid CONNECT in time: `-ERR 'Authentication Timeout'`, close.
     AuthTimeout,
+    /// The login's JWT expired (the account's when true): close.
+    Expired {
+        account: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +41,8 @@ pub struct Liveness {
     /// The client has answered a PING: nats-server spares such a client
     /// its PINGs while it is busy.
     ponged: bool,
+    /// When its login expires, and whether by its account's JWT.
+    expires: Option<(Instant, bool)>,
 }
 
 impl Liveness {
@@ -47,7 +53,13 @@ impl Liveness {
             next_ping: now + policy.ping_interval,
             pings_out: 0,
             ponged: false,
+            expires: None,
         }
+    }
+
+    /// The login holds until `at` (its account's JWT's expiry if `account`).
+    pub fn expire_at(&mut self, at: Option<(Instant, bool)>) {
+        self.expires = at;
     }
 
     /// The client sent something.
@@ -64,6 +76,11 @@ impl Liveness {
     /// What is due at `now`, given whether the client has authenticated;
     /// a PING counted as sent when it says so.
     pub fn check(&mut self, now: Instant, authenticated: bool, policy: &Policy) -> Due {
+        if let Some((at, account)) = self.expires {
+            if now >= at {
+                return Due::Expired { account };
+            }
+        }
         if let Some(limit) = policy.auth_timeout.filter(|_| !authenticated) {
             if now.saturating_duration_since(self.created) >= limit {
                 return Due::AuthTimeout;
@@ -92,6 +109,21 @@ mod tests {
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn an_expired_login_is_due_to_close() {
+        let t0 = Instant::now();
+        let p = policy(None);
+        let mut l = Liveness::new(t0, &p);
+        l.expire_at(Some((t0 + 5 * SECOND, true)));
+        assert_eq!(l.check(t0 + 4 * SECOND, true, &p), Due::Nothing);
+        assert_eq!(
+            l.check(t0 + 5 * SECOND, true, &p),
+            Due::Expired { account: true }
+        );
+        l.expire_at(None);
+        assert_eq!(l.check(t0 + 6 * SECOND, true, &p), Due::Nothing);
+    }
 
     fn policy(auth: Option<Duration>) -> Policy {
         Policy {

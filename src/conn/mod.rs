@@ -106,6 +106,10 @@ pub struct Client {
     /// request) must mean the subscription is live on every shard.
     fence: Cell<Fence>,
     liveness: Cell<Liveness>,
+    /// Its login's own limits (from JWTs); counted in its account when
+    /// the account limits connections.
+    limits: Cell<crate::auth::Limits>,
+    counted: Cell<bool>,
     msgs_in: Cell<u64>,
     msgs_out: Cell<u64>,
     /// A WebSocket client's framing state; its outbound buffer starts with
@@ -140,6 +144,8 @@ impl Client {
             subs: RefCell::new(Subs::default()),
             fence: Cell::new(Fence::default()),
             liveness: Cell::new(Liveness::new(now, policy)),
+            limits: Cell::new(crate::auth::Limits::default()),
+            counted: Cell::new(false),
             msgs_in: Cell::new(0),
             msgs_out: Cell::new(0),
             ws: ws.map(Box::new),
@@ -265,6 +271,31 @@ impl Client {
     }
 
     /// What the periodic check finds due at `now` (see [`Liveness::check`]).
+    /// Its login's own limits.
+    pub fn limits(&self) -> crate::auth::Limits {
+        self.limits.get()
+    }
+
+    pub fn set_limits(&self, limits: crate::auth::Limits) {
+        self.limits.set(limits);
+    }
+
+    /// Whether it is counted in its account's connections.
+    pub fn counted(&self) -> bool {
+        self.counted.get()
+    }
+
+    pub fn set_counted(&self, counted: bool) {
+        self.counted.set(counted);
+    }
+
+    /// Its login ends at `at` (by its account's JWT when the flag is set).
+    pub fn expire_at(&self, at: Option<(Instant, bool)>) {
+        let mut l = self.liveness.get();
+        l.expire_at(at);
+        self.liveness.set(l);
+    }
+
     pub fn due(&self, now: Instant, policy: &Policy) -> Due {
         let connected = self.flags().connected;
         let mut l = self.liveness.get();

@@ -79,6 +79,19 @@ pub enum ProtocolError {
     /// SUB beyond the connection's subscription limit (not fatal).
     #[error("maximum subscriptions exceeded")]
     MaxSubscriptions,
+    /// A login allowed no subscription at all (fatal, as nats-server
+    /// closes such a client at once).
+    #[error("maximum subscriptions exceeded")]
+    MaxSubscriptionsAtLogin,
+    /// A login beyond its account's connection limit (fatal).
+    #[error("maximum account active connections exceeded")]
+    MaxAccountConnections,
+    /// The user's JWT expired while it was connected (fatal).
+    #[error("User Authentication Expired")]
+    UserAuthenticationExpired,
+    /// The account's JWT expired while the user was connected (fatal).
+    #[error("Account Authentication Expired")]
+    AccountAuthenticationExpired,
 }
 
 impl ProtocolError {
@@ -107,6 +120,10 @@ impl ProtocolError {
             Self::InvalidSubject => "Invalid Subject",
             Self::InvalidPublishSubject => "Invalid Publish Subject",
             Self::MaxSubscriptions => "maximum subscriptions exceeded",
+            Self::MaxSubscriptionsAtLogin => "maximum subscriptions exceeded",
+            Self::MaxAccountConnections => "maximum account active connections exceeded",
+            Self::UserAuthenticationExpired => "User Authentication Expired",
+            Self::AccountAuthenticationExpired => "Account Authentication Expired",
         }
     }
 

@@ -382,6 +382,14 @@ async fn housekeeping(shard: Rc<Shard>) {
                     close_fatally(&c, ProtocolError::StaleConnection);
                 }
                 Due::AuthTimeout => close_fatally(&c, ProtocolError::AuthenticationTimeout),
+                Due::Expired { account } => close_fatally(
+                    &c,
+                    if account {
+                        ProtocolError::AccountAuthenticationExpired
+                    } else {
+                        ProtocolError::UserAuthenticationExpired
+                    },
+                ),
             }
             shard.mark_dirty(&c);
         }

@@ -80,7 +80,12 @@ impl Shard {
         queue: Option<&[u8]>,
         sid: &[u8],
     ) -> Result<(), ProtocolError> {
-        let key = match client.add_sub(sid, subject, queue, self.ctx.opts.max_subscriptions)? {
+        // The login's own limit (from its JWTs) already counts the server's.
+        let limit = match client.limits().subs {
+            Some(n) => n as usize,
+            None => self.ctx.opts.max_subscriptions,
+        };
+        let key = match client.add_sub(sid, subject, queue, limit)? {
             Added::New(key) => key,
             // nats-server ignores a SUB whose sid is taken.
             Added::SidTaken => return Ok(()),

@@ -300,6 +300,9 @@ async fn run<S: Stream>(
     }
     shard.unregister(&client);
     ctx.release_connection();
+    if let Some(op) = ctx.auth.operator.as_ref().filter(|_| client.counted()) {
+        op.leave(client.account());
+    }
     shard.flush();
     crate::debug!("{addr} - cid:{} - {what} connection closed", client.cid);
 }
@@ -559,6 +562,7 @@ fn handle(
             reply,
             payload,
         } => {
+            within_payload_limit(client, payload.len())?;
             publish(shard, client, flags, subject, reply, 0, payload);
             Ok(())
         }
@@ -571,6 +575,7 @@ fn handle(
             if !flags.headers {
                 return Err(ProtocolError::HeadersNotSupported);
             }
+            within_payload_limit(client, message.len())?;
             publish(shard, client, flags, subject, reply, header_len, message);
             Ok(())
         }
@@ -614,6 +619,22 @@ fn handle(
             client.ponged();
             Ok(())
         }
+    }
+}
+
+/// A message over its login's own payload limit (below the server's,
+/// which the parser holds to) closes the connection, as in nats-server.
+fn within_payload_limit(client: &Client, size: usize) -> Result<(), ProtocolError> {
+    match client.limits().payload {
+        Some(limit) if size > limit as usize => {
+            crate::error!(
+                "{} - cid:{} - maximum payload exceeded: {size} vs {limit}",
+                client.addr,
+                client.cid
+            );
+            Err(ProtocolError::MaxPayload)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -681,6 +702,9 @@ fn connect(
         if opts.auth_token.is_none() {
             opts.auth_token = c.token.clone();
         }
+        if opts.jwt.is_none() {
+            opts.jwt = c.jwt.clone();
+        }
     }
     if opts.user.is_some() && ctx.auth.maps_certificates(client.kind) {
         crate::warn!(
@@ -690,12 +714,19 @@ fn connect(
             opts.user.as_deref().unwrap_or("")
         );
     }
-    match ctx
-        .auth
-        .check(&opts, client.kind, client.cid, presented.cert)
-    {
+    match ctx.auth.check(
+        &opts,
+        client.kind,
+        client.cid,
+        presented.cert,
+        client.addr.ip(),
+    ) {
         Verdict::Granted(login) => admit(shard, client, opts, login),
         Verdict::Denied => Err(refuse(client, &opts)),
+        Verdict::Refused(why) => {
+            crate::debug!("{} - cid:{} - {why}", client.addr, client.cid);
+            Err(refuse(client, &opts))
+        }
         Verdict::Bcrypt {
             hash,
             password,
@@ -732,11 +763,25 @@ fn admit(
 ) -> Result<(), ProtocolError> {
     let server_headers = !shard.ctx.opts.no_header_support;
     opts.validate(server_headers)?;
+    let operator = shard.ctx.auth.operator.as_ref();
+    if let Some(op) = operator.filter(|_| client.counted()) {
+        // A second CONNECT: counted again where it logs in now.
+        op.leave(client.account());
+        client.set_counted(false);
+    }
+    if let Some(op) = operator.filter(|_| login.jwt_account) {
+        if !op.enter(login.account) {
+            return Err(ProtocolError::MaxAccountConnections);
+        }
+        client.set_counted(true);
+    }
     if login.account != client.account() && client.has_subs() {
         // Subscriptions made before CONNECT live in the global account.
         shard.unsubscribe_all(client);
     }
     client.set_account(login.account);
+    client.set_limits(login.limits);
+    client.expire_at(login.expires.map(|(at, account)| (instant_of(at), account)));
     client.set_permissions(login.permissions, login.user);
     client.set_flags(Flags {
         connected: true,
@@ -750,7 +795,18 @@ fn admit(
     if opts.verbose {
         encode::write_ok(&mut client.out());
     }
+    if login.limits.subs == Some(0) {
+        // Allowed no subscription at all: told so, and closed.
+        return Err(ProtocolError::MaxSubscriptionsAtLogin);
+    }
     Ok(())
+}
+
+/// The instant a Unix time (seconds) falls on.
+fn instant_of(unix: i64) -> Instant {
+    let now = crate::auth::jwt::unix_now();
+    let ahead = Duration::from_secs(unix.saturating_sub(now).max(0) as u64);
+    Instant::now() + ahead
 }
 
 /// `-V`: each operation as nats-server traces it, `<<- [PUB foo 5]`.

@@ -34,6 +34,10 @@ pub fn close_code_for(e: &ProtocolError) -> u16 {
         | ProtocolError::AuthenticationTimeout
         | ProtocolError::MaxControlLine
         | ProtocolError::MaxSubscriptions
+        | ProtocolError::MaxSubscriptionsAtLogin
+        | ProtocolError::MaxAccountConnections
+        | ProtocolError::UserAuthenticationExpired
+        | ProtocolError::AccountAuthenticationExpired
         | ProtocolError::InvalidClientProtocol => close::POLICY_VIOLATION,
         ProtocolError::StaleConnection => close::GOING_AWAY,
         _ => close::PROTOCOL_ERROR,
