@@ -309,6 +309,15 @@ io_tests! {
             assert_eq!(c.line(), "0123456789");
             c.send(b"PUB a 11\r\n0123456789x\r\nPING\r\n");
             assert_eq!(c.line(), "-ERR 'Maximum Payload Violation'");
+            // A client that takes asynchronous INFO is told its own limit
+            // after its first PONG, as nats-server 2.9 tells it.
+            let (mut c, first) = attempt(&server, ws, None, |info| {
+                json!({"verbose": false, "protocol": 1, "jwt": token, "sig": jwt::sign_nonce(info, &u)}).to_string()
+            });
+            assert_eq!(first, "PONG");
+            let info = c.line();
+            assert!(info.starts_with("INFO {") && info.contains("\"max_payload\":10,"), "{info}");
+            assert!(c.round_trip().is_empty(), "a second INFO");
             // The account's, where the user sets none.
             let token = jwt::user(&a, &u, json!({}));
             let (mut c, _) = with_jwt(&server, ws, &token, &u);

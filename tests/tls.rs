@@ -274,6 +274,34 @@ io_tests! {
         }
     };
 
+    wss_and_tls_logins_with_a_token_and_with_a_jwt => |io| async move {
+        use common::jwt::{self, Operator};
+        use serde_json::json;
+        let blocks = |extra: &str| {
+            format!("{extra}\n{}\nwebsocket {{ host: 127.0.0.1, port: -1, {} }}", pki().block(""), pki().block(""))
+        };
+        let server = start(io, &blocks("authorization { token: \"s3cret\" }"));
+        for url in [server.url().replace("nats://", "tls://"), wss_url(&server)] {
+            let c = options().token("s3cret".into()).connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            round_trip(&c, &c, "token", b"t".to_vec()).await;
+            let wrong = options().token("s3cre".into()).connect(&url).await;
+            assert!(wrong.is_err(), "{url}: a wrong token logged in");
+        }
+        drop(server);
+        let a = nkeys::KeyPair::new_account();
+        let op = Operator::new().with(&a, json!({}));
+        let server = start(io, &blocks(&op.config()));
+        let u = nkeys::KeyPair::new_user();
+        let creds = jwt::creds(&jwt::user(&a, &u, json!({})), &u);
+        let forged = jwt::creds(&jwt::user(&nkeys::KeyPair::new_account(), &u, json!({})), &u);
+        for url in [server.url().replace("nats://", "tls://"), wss_url(&server)] {
+            let c = options().credentials(&creds).unwrap().connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            round_trip(&c, &c, "jwt", b"j".to_vec()).await;
+            let wrong = options().credentials(&forged).unwrap().connect(&url).await;
+            assert!(wrong.is_err(), "{url}: a JWT of an unknown account logged in");
+        }
+    };
+
     wss_with_compression => |io| async move {
         let config = format!(
             "websocket {{ host: 127.0.0.1, port: -1, compression: true, {} }}",

@@ -57,6 +57,10 @@ pub struct Flags {
     pub echo: bool,
     pub headers: bool,
     pub no_responders: bool,
+    /// Its first PONG after CONNECT is followed by an INFO telling it its
+    /// own payload limit (as nats-server 2.9 does when it is not the
+    /// server's).
+    pub info_after_pong: bool,
 }
 
 impl Default for Flags {
@@ -69,6 +73,7 @@ impl Default for Flags {
             echo: true,
             headers: false,
             no_responders: false,
+            info_after_pong: false,
         }
     }
 }

@@ -189,6 +189,19 @@ impl ServerContext {
 
     /// The INFO a new client gets.
     pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, addr: SocketAddr, port: Port) {
+        self.write_info_with(out, cid, addr, port, None);
+    }
+
+    /// INFO for one connection, telling it its own payload limit where it
+    /// has one.
+    pub fn write_info_with(
+        &self,
+        out: &mut Vec<u8>,
+        cid: u64,
+        addr: SocketAddr,
+        port: Port,
+        max_payload: Option<u32>,
+    ) {
         let template = match (port, &self.websocket) {
             (Port::Websocket, Some(ws)) => &ws.info,
             _ => &self.info,
@@ -196,6 +209,9 @@ impl ServerContext {
         let mut info = template.clone();
         info.client_id = cid;
         info.client_ip = addr.ip().to_string();
+        if let Some(max) = max_payload {
+            info.max_payload = max as usize;
+        }
         if let Some(nonce) = self.auth.nonce(cid) {
             info.nonce = nonce;
         }

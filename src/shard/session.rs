@@ -613,6 +613,25 @@ fn handle(
         }
         ClientOp::Ping => {
             shard.pong(client);
+            if flags.info_after_pong {
+                client.set_flags(Flags {
+                    info_after_pong: false,
+                    ..flags
+                });
+                let port = match client.kind {
+                    ConnectionType::Websocket => Port::Websocket,
+                    _ => Port::Client,
+                };
+                let max_payload = client.limits().payload;
+                let ctx = &shard.ctx;
+                ctx.write_info_with(
+                    &mut client.out(),
+                    client.cid,
+                    client.addr,
+                    port,
+                    max_payload,
+                );
+            }
             Ok(())
         }
         ClientOp::Pong => {
@@ -790,6 +809,11 @@ fn admit(
         echo: opts.echo,
         headers: opts.headers_enabled(server_headers),
         no_responders: opts.no_responders,
+        info_after_pong: opts.protocol >= 1
+            && login
+                .limits
+                .payload
+                .is_some_and(|p| p != shard.ctx.opts.max_payload),
     });
     client.set_name(opts.name);
     if opts.verbose {
