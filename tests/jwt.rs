@@ -504,6 +504,11 @@ fn jwt_mode_start_rules_are_nats_servers() {
         lines + 1,
         "no_auth_user not compatible with Trusted Operator",
     );
+    // A token beside operators is taken (and ignored, as nats-server does).
+    assert_eq!(
+        check(&format!("{base}authorization {{ token: x }}\n")),
+        "valid"
+    );
     // Trusted keys beside operators; a key that is not an operator's.
     rejects(
         &format!("{base}trusted_keys: [\"{}\"]\n", op.key.public_key()),

@@ -333,6 +333,21 @@ fn check_operator<'a>(
             "operators do not allow users to be configured directly",
         );
     }
+    let ws_auth = o
+        .websocket
+        .as_ref()
+        .is_some_and(|w| w.auth.user.is_some() || w.auth.token.is_some());
+    if o.auth.token.is_some() || o.auth.user.is_some() || ws_auth {
+        // nats-server takes them and asks for a user JWT all the same.
+        let item = at("authorization")
+            .or_else(|| at("websocket"))
+            .or_else(|| at("ws"))
+            .unwrap_or(anchor);
+        r.warn(
+            item,
+            "a token or user/password beside operators is ignored: every client logs in with a user JWT",
+        );
+    }
     let from_operator = op
         .operators
         .iter()
