@@ -220,12 +220,17 @@ io_tests! {
 
     signing_keys_and_their_scopes => |io| async move {
         let (a, sk, scoped) = (KeyPair::new_account(), KeyPair::new_account(), KeyPair::new_account());
+        let (ws_scope, far_scope) = (KeyPair::new_account(), KeyPair::new_account());
         let op = Operator::new().with(
             &a,
             json!({"signing_keys": [
                 sk.public_key(),
                 {"kind": "user_scope", "key": scoped.public_key(), "role": "r",
-                 "template": {"pub": {"allow": ["t.{{name()}}.>"]}, "sub": {}, "subs": -1, "payload": -1}}
+                 "template": {"pub": {"allow": ["t.{{ Name() }}.>"]}, "sub": {}, "subs": -1, "payload": -1}},
+                {"kind": "user_scope", "key": ws_scope.public_key(),
+                 "template": {"allowed_connection_types": ["WEBSOCKET"], "subs": -1, "payload": -1}},
+                {"kind": "user_scope", "key": far_scope.public_key(),
+                 "template": {"src": ["10.0.0.0/8"], "subs": -1, "payload": -1}}
             ]}),
         );
         let server = start(io, &op);
@@ -245,6 +250,16 @@ io_tests! {
             c.send(b"PUB t.bo.x 0\r\n\r\nPUB t.other.x 0\r\n\r\n");
             assert_eq!(c.round_trip(), ["-ERR 'Permissions Violation for Publish to \"t.other.x\"'"]);
         }
+        // The template's connection types and source ranges are the user's.
+        let scoped_by = |key: &KeyPair| {
+            jwt::encode(
+                json!({"sub": u.public_key(), "nats": {"type": "user", "version": 2, "issuer_account": a.public_key()}}),
+                key,
+            )
+        };
+        assert_eq!(with_jwt(&server, true, &scoped_by(&ws_scope), &u).1, "PONG");
+        assert_eq!(with_jwt(&server, false, &scoped_by(&ws_scope), &u).1, VIOLATION);
+        refused(&server, &scoped_by(&far_scope), &u, "outside the scope's src");
         // A scoped key's user may not bring permissions of its own.
         let greedy = jwt::user(&scoped, &u, json!({"issuer_account": a.public_key(), "pub": {"allow": [">"]}}));
         refused(&server, &greedy, &u, "scoped user with its own permissions");
@@ -434,6 +449,122 @@ io_tests! {
             assert_eq!(sb.line(), "MSG r.1 3 1");
             assert_eq!(sb.line(), "!");
         }
+    };
+
+    a_strict_operator_lets_only_signing_keys_sign => |io| async move {
+        let op = Operator::strict();
+        let (a, sk) = (KeyPair::new_account(), KeyPair::new_account());
+        let by_identity = KeyPair::new_account();
+        let op = op.with(&a, json!({"signing_keys": [sk.public_key()]}));
+        // An account the operator's own key signed is not trusted.
+        let own = jwt::account(&op.key, &by_identity, json!({}));
+        let op = op.with_jwt(&by_identity.public_key(), own);
+        let server = start(io, &op);
+        let u = KeyPair::new_user();
+        refused(&server, &jwt::user(&by_identity, &u, json!({})), &u, "account signed by the operator's identity");
+        // Users signed by the account's own key are not let in either.
+        refused(&server, &jwt::user(&a, &u, json!({})), &u, "user signed by the account's identity");
+        admitted(&server, &jwt::user(&sk, &u, json!({"issuer_account": a.public_key()})), &u);
+    };
+
+    imports_hold_only_what_is_exported_to_the_importer => |io| async move {
+        let (a, b, c, d) = (KeyPair::new_account(), KeyPair::new_account(), KeyPair::new_account(), KeyPair::new_account());
+        let grant = |to: &KeyPair, exp: Option<i64>| {
+            let mut claims = json!({"sub": to.public_key(), "nats": {"type": "activation", "version": 2, "subject": "private.>", "kind": "stream"}});
+            if let Some(exp) = exp {
+                claims["exp"] = json!(exp);
+            }
+            jwt::encode(claims, &a)
+        };
+        let expiry = now() + 5;
+        let (revoked, expiring) = (grant(&c, None), grant(&d, Some(expiry)));
+        let op = Operator::new()
+            .with(&a, json!({"exports": [
+                {"subject": "public", "type": "stream"},
+                {"subject": "private.>", "type": "stream", "token_req": true,
+                 "revocations": {c.public_key(): now()}}
+            ]}))
+            // Wider than anything exported, and a service never exported.
+            .with(&b, json!({"imports": [
+                {"subject": ">", "account": a.public_key(), "type": "stream"},
+                {"subject": "svc.secret", "account": a.public_key(), "type": "service"},
+                {"subject": "public", "account": a.public_key(), "type": "stream"}
+            ]}))
+            .with(&c, json!({"imports": [
+                {"subject": "private.>", "account": a.public_key(), "type": "stream", "token": revoked},
+                {"subject": "public", "account": a.public_key(), "type": "stream"}
+            ]}))
+            .with(&d, json!({"imports": [
+                {"subject": "private.>", "account": a.public_key(), "type": "stream", "token": expiring},
+                {"subject": "public", "account": a.public_key(), "type": "stream"}
+            ]}));
+        let server = start(io, &op);
+        let login = |acc: &KeyPair| {
+            let u = KeyPair::new_user();
+            let (c, first) = with_jwt(&server, false, &jwt::user(acc, &u, json!({})), &u);
+            assert_eq!(first, "PONG");
+            c
+        };
+        let (mut sa, mut sb, mut sc, mut sd) = (login(&a), login(&b), login(&c), login(&d));
+        sa.send(b"SUB svc.secret 1\r\n");
+        sb.send(b"SUB > 1\r\n");
+        sc.send(b"SUB > 1\r\n");
+        sd.send(b"SUB > 1\r\n");
+        for s in [&mut sa, &mut sb, &mut sc, &mut sd] {
+            assert!(s.round_trip().is_empty());
+        }
+        let mut pa = login(&a);
+        pa.send(b"PUB internal.y 1\r\nx\r\nPUB private.x 1\r\np\r\nPUB public 1\r\nq\r\n");
+        assert!(pa.round_trip().is_empty());
+        // B hears the one stream exported to all; C's activation is revoked.
+        for s in [&mut sb, &mut sc] {
+            assert_eq!(s.line(), "MSG public 1 1");
+        }
+        assert_eq!(sd.line(), "MSG private.x 1 1");
+        assert_eq!(sd.line(), "p");
+        assert_eq!(sd.line(), "MSG public 1 1");
+        // B's request to a service A never exported reaches nobody in A.
+        let mut pb = login(&b);
+        pb.send(b"PUB svc.secret 1\r\n?\r\n");
+        assert!(pb.round_trip().is_empty());
+        pa.send(b"PUB svc.secret 1\r\n!\r\n");
+        assert!(pa.round_trip().is_empty());
+        assert_eq!(sa.line(), "MSG svc.secret 1 1");
+        assert_eq!(sa.line(), "!", "B's request crossed");
+        // Once D's activation expires, nothing private crosses to it (its
+        // expiry is a time on the clock: there is no event to wait for).
+        let left = (expiry + 1 - now()).max(0) as u64;
+        std::thread::sleep(std::time::Duration::from_secs(left));
+        pa.send(b"PUB private.x 1\r\np\r\nPUB public 1\r\nq\r\n");
+        assert!(pa.round_trip().is_empty());
+        assert_eq!(sd.line(), "q");
+        assert_eq!(sd.line(), "MSG public 1 1", "a private message after the activation expired");
+    };
+
+    a_second_connect_starts_afresh => |io| async move {
+        let a = KeyPair::new_account();
+        let op = Operator::new().with(&a, json!({}));
+        let server = start(io, &op);
+        let (broad, narrow) = (KeyPair::new_user(), KeyPair::new_user());
+        let (mut c, info) = Raw::connect(&server);
+        c.send(format!("CONNECT {}\r\nSUB secret.> 1\r\nPING\r\n", jwt::connect(&info, &jwt::user(&a, &broad, json!({})), &broad)).as_bytes());
+        assert_eq!(c.line(), "PONG");
+        let narrow_jwt = jwt::user(&a, &narrow, json!({"sub": {"allow": ["mine"]}}));
+        c.send(format!("CONNECT {}\r\nSUB mine 2\r\nPING\r\n", jwt::connect(&info, &narrow_jwt, &narrow)).as_bytes());
+        assert_eq!(c.line(), "PONG");
+        let (mut p, _) = with_jwt(&server, true, &jwt::user(&a, &broad, json!({})), &broad);
+        p.send(b"PUB secret.x 1\r\ns\r\nPUB mine 1\r\nm\r\n");
+        assert!(p.round_trip().is_empty());
+        assert_eq!(c.line(), "MSG mine 2 1", "the first login's subscription outlived it");
+    };
+
+    an_empty_jwt_in_connect_leaves_the_cookie_to_count => |io| async move {
+        let a = KeyPair::new_account();
+        let op = Operator::new().with(&a, json!({}));
+        let server = start(io, &op);
+        let bearer = jwt::user(&a, &KeyPair::new_user(), json!({"bearer_token": true}));
+        let (_, first) = attempt(&server, true, Some(&bearer), |_| json!({"verbose": false, "jwt": ""}).to_string());
+        assert_eq!(first, "PONG");
     };
 }
 

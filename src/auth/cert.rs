@@ -23,7 +23,14 @@ const DN_TYPES: [(&str, &str); 10] = [
     ("0.9.2342.19200300.100.1.25", "DC"),
 ];
 
-const DC: &str = "0.9.2342.19200300.100.1.25";
+/// The OID of a DN attribute type by its short name.
+fn oid(name: &str) -> &'static str {
+    DN_TYPES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(o, _)| *o)
+        .expect("a known attribute type")
+}
 
 /// The identities a client certificate offers.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -74,7 +81,7 @@ impl CertNames {
         let dcs: Vec<String> = rdns
             .iter()
             .flatten()
-            .filter_map(|(oid, v)| (oid == DC).then_some(v.as_ref()?))
+            .filter_map(|(o, v)| (o == oid("DC")).then_some(v.as_ref()?))
             .map(|v| format!("DC={v}"))
             .collect();
         if !dcs.is_empty() {
@@ -100,26 +107,33 @@ impl CertNames {
 /// most specific first, values escaped as Go escapes them. Other
 /// attributes (DC, e-mail, UID) are left out, as Go leaves them out.
 fn go_subject(rdns: &[Vec<(String, Option<String>)>]) -> String {
-    let values = |oid: &str| -> Vec<&str> {
+    let values = |name: &str| -> Vec<&str> {
         rdns.iter()
             .flatten()
-            .filter(|(o, _)| o == oid)
+            .filter(|(o, _)| o == oid(name))
             .filter_map(|(_, v)| v.as_deref())
             .collect()
     };
-    let last = |oid: &str| values(oid).last().map(|v| vec![*v]).unwrap_or_default();
-    // Go's ToRDNSequence order; printed in reverse.
-    let order: [(&str, Vec<&str>); 9] = [
-        ("C", values("2.5.4.6")),
-        ("ST", values("2.5.4.8")),
-        ("L", values("2.5.4.7")),
-        ("STREET", values("2.5.4.9")),
-        ("POSTALCODE", values("2.5.4.17")),
-        ("O", values("2.5.4.10")),
-        ("OU", values("2.5.4.11")),
-        ("CN", last("2.5.4.3")),
-        ("SERIALNUMBER", last("2.5.4.5")),
+    // Go's ToRDNSequence order, printed in reverse; one CN and one serial
+    // number, the last.
+    const GO_ORDER: [&str; 9] = [
+        "C",
+        "ST",
+        "L",
+        "STREET",
+        "POSTALCODE",
+        "O",
+        "OU",
+        "CN",
+        "SERIALNUMBER",
     ];
+    let order = GO_ORDER.map(|name| {
+        let mut v = values(name);
+        if matches!(name, "CN" | "SERIALNUMBER") && v.len() > 1 {
+            v.drain(..v.len() - 1);
+        }
+        (name, v)
+    });
     order
         .iter()
         .rev()

@@ -29,11 +29,17 @@ pub struct Route {
     /// Services: how many responses, for how long.
     pub response: ResponseType,
     pub threshold: Duration,
+    /// When the activation that opened it expires (JWT mode).
+    until: Option<Instant>,
 }
 
 impl Route {
-    /// The subject a message on `subject` gets there, when the route takes it.
-    pub fn map(&self, subject: &[u8]) -> Option<Vec<u8>> {
+    /// The subject a message on `subject` gets there, when the route takes
+    /// it (`now` is asked only of a route that expires).
+    pub fn map(&self, subject: &[u8], now: impl FnOnce() -> Instant) -> Option<Vec<u8>> {
+        if self.until.is_some_and(|until| now() >= until) {
+            return None;
+        }
         self.transform.apply(subject)
     }
 }
@@ -103,6 +109,7 @@ impl Imports {
                     threshold: export
                         .and_then(|x| x.threshold)
                         .unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
+                    until: i.until.map(instant_of_unix),
                 };
                 if i.service {
                     imports.services[importer as usize].push(route(exporter));
@@ -183,4 +190,10 @@ impl Imports {
         }
         Some((o.account, o.reply.clone()))
     }
+}
+
+/// The instant a Unix time (seconds) falls on, from now.
+pub fn instant_of_unix(unix: i64) -> Instant {
+    let ahead = unix.saturating_sub(super::jwt::unix_now()).max(0) as u64;
+    Instant::now() + Duration::from_secs(ahead)
 }

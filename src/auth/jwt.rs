@@ -173,6 +173,12 @@ pub fn unix_now() -> i64 {
 }
 
 impl<N> Claims<N> {
+    /// An account's JWT has lapsed at `now` (nats-server counts the second
+    /// of `exp` itself as expired for accounts and activations).
+    pub fn lapsed(&self, now: i64) -> bool {
+        self.exp > 0 && self.exp <= now
+    }
+
     /// Whether the token is out of its validity window at `now` (Unix
     /// seconds): expired, or not valid yet.
     pub fn expired(&self, now: i64) -> bool {
@@ -413,6 +419,9 @@ pub struct Operator {
     pub version: i64,
     pub signing_keys: Vec<String>,
     pub system_account: String,
+    /// Only signing keys sign: not the operator's own key (for accounts),
+    /// not an account's own key (for users).
+    pub strict_signing_key_usage: bool,
 }
 
 impl Kind for Operator {

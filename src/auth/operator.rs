@@ -27,12 +27,13 @@ struct JwtAccount {
     /// scoped one with the template that replaces its users' permissions).
     signers: HashMap<String, Option<Box<jwt::User>>>,
     defaults: Option<Arc<Permissions>>,
-    /// Connections logged in to it, server-wide.
-    connections: AtomicI64,
 }
 
 pub struct Operator {
     accounts: HashMap<String, JwtAccount>,
+    /// By account id: connections logged in to it, server-wide, and its
+    /// `conn` limit (-1: none).
+    connections: Vec<(AtomicI64, i64)>,
     max_subscriptions: usize,
     max_payload: u32,
 }
@@ -50,16 +51,37 @@ impl Operator {
         if !op.is_on() {
             return None;
         }
-        let mut trusted: Vec<&str> = op.trusted_keys.iter().map(String::as_str).collect();
+        // The keys that may sign accounts, and whether accounts they sign
+        // may sign users with their own key (not under a strict operator).
+        let mut trusted: Vec<(&str, bool)> = op
+            .trusted_keys
+            .iter()
+            .map(|k| (k.as_str(), false))
+            .collect();
         for (claims, _) in &op.operators {
-            trusted.push(&claims.sub);
-            trusted.extend(claims.nats.signing_keys.iter().map(String::as_str));
+            let strict = claims.nats.strict_signing_key_usage;
+            if !strict {
+                trusted.push((&claims.sub, false));
+            }
+            trusted.extend(
+                claims
+                    .nats
+                    .signing_keys
+                    .iter()
+                    .map(|k| (k.as_str(), strict)),
+            );
         }
         let mut table = HashMap::new();
+        let mut connections: Vec<(AtomicI64, i64)> = (0..accounts.len())
+            .map(|_| (AtomicI64::new(0), -1))
+            .collect();
         for (key, claims, _) in &op.preload {
             let Some(id) = accounts.id(key) else { continue };
+            let signer = trusted.iter().find(|(k, _)| *k == claims.iss);
             let mut signers: HashMap<String, Option<Box<jwt::User>>> = HashMap::new();
-            signers.insert(claims.sub.clone(), None);
+            if signer.is_some_and(|(_, strict)| !strict) {
+                signers.insert(claims.sub.clone(), None);
+            }
             for k in &claims.nats.signing_keys {
                 let template = match k {
                     SigningKey::Plain(_) => None,
@@ -68,20 +90,21 @@ impl Operator {
                 signers.insert(k.key().to_string(), template);
             }
             let defaults = compile(&claims.nats.default_permissions);
+            connections[id as usize].1 = claims.nats.limits.conn;
             table.insert(
                 key.clone(),
                 JwtAccount {
                     id,
-                    trusted: trusted.contains(&claims.iss.as_str()) && *key == claims.sub,
+                    trusted: signer.is_some() && *key == claims.sub,
                     claims: claims.clone(),
                     signers,
                     defaults,
-                    connections: AtomicI64::new(0),
                 },
             );
         }
         Some(Operator {
             accounts: table,
+            connections,
             max_subscriptions: opts.max_subscriptions,
             max_payload: opts.max_payload,
         })
@@ -117,10 +140,11 @@ impl Operator {
         if !u.issuer_account.is_empty() && !jwt::KeyKind::Account.is(&u.issuer_account) {
             return refused("User JWT no longer valid: account_id is not an account public key");
         }
-        let cidrs: Option<Vec<Cidr>> = u.src.0.iter().map(|s| Cidr::parse(s)).collect();
-        let Some(cidrs) = cidrs else {
-            return refused("User JWT no longer valid: invalid cidr in user src limits");
-        };
+        if let Some(bad) = u.src.0.iter().find(|s| Cidr::parse(s).is_none()) {
+            return refused(format!(
+                "User JWT no longer valid: invalid cidr {bad:?} in user src limits"
+            ));
+        }
         let account_key = if u.issuer_account.is_empty() {
             &user.iss
         } else {
@@ -151,14 +175,15 @@ impl Operator {
                 }
             }
         };
-        if account.claims.expired(now) {
+        if account.claims.lapsed(now) {
             return refused("Account JWT has expired");
         }
-        if u.bearer_token && account.claims.nats.limits.disallow_bearer {
+        // From here the user's limits are its own or its scope's.
+        if limits.bearer_token && account.claims.nats.limits.disallow_bearer {
             return refused("Account does not allow bearer tokens");
         }
-        if !u.allowed_connection_types.is_empty() {
-            let known: Vec<ConnectionType> = u
+        if !limits.allowed_connection_types.is_empty() {
+            let known: Vec<ConnectionType> = limits
                 .allowed_connection_types
                 .iter()
                 .filter_map(|t| ConnectionType::parse(t))
@@ -166,14 +191,14 @@ impl Operator {
             if known.is_empty() {
                 return refused(format!(
                     "invalid connection types {:?}",
-                    u.allowed_connection_types
+                    limits.allowed_connection_types
                 ));
             }
             if !known.contains(&kind) {
                 return refused("Connection type not allowed");
             }
         }
-        if !u.bearer_token {
+        if !limits.bearer_token {
             let Some(sig) = sig.filter(|s| !s.is_empty()) else {
                 return refused("Signature missing");
             };
@@ -193,6 +218,10 @@ impl Operator {
             .any(|k| revocations.get(*k).is_some_and(|&at| at >= user.iat));
         if revoked {
             return refused("User authentication revoked");
+        }
+        let cidrs: Vec<Cidr> = limits.src.0.iter().filter_map(|s| Cidr::parse(s)).collect();
+        if limits.src.0.len() != cidrs.len() {
+            return refused("User JWT generated invalid permissions");
         }
         if !cidrs.is_empty() && !cidrs.iter().any(|c| c.contains(ip)) {
             return refused(format!("Bad src Ip {ip}"));
@@ -232,21 +261,20 @@ impl Operator {
     /// Counts a connection into account `id`; false when its `conn` limit
     /// is reached.
     pub fn enter(&self, id: u32) -> bool {
-        let Some(a) = self.accounts.values().find(|a| a.id == id) else {
+        let Some((count, limit)) = self.connections.get(id as usize) else {
             return true;
         };
-        let limit = a.claims.nats.limits.conn;
-        let n = a.connections.fetch_add(1, Ordering::AcqRel);
-        if limit >= 0 && n >= limit {
-            a.connections.fetch_sub(1, Ordering::AcqRel);
+        let n = count.fetch_add(1, Ordering::AcqRel);
+        if *limit >= 0 && n >= *limit {
+            count.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
         true
     }
 
     pub fn leave(&self, id: u32) {
-        if let Some(a) = self.accounts.values().find(|a| a.id == id) {
-            a.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some((count, _)) = self.connections.get(id as usize) {
+            count.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -277,20 +305,35 @@ fn unscoped(u: &jwt::User) -> bool {
 }
 
 /// A scoped key's template for one user, its `{{name()}}`, `{{subject()}}`,
-/// `{{account-name()}}` and `{{account-subject()}}` filled in; `None` when
-/// it asks for anything else (tags are not kept).
+/// `{{account-name()}}` and `{{account-subject()}}` filled in (spaces and
+/// case inside the braces as nats-server allows them); `None` when it asks
+/// for anything else (tags are not kept). The template's limits are the
+/// user's; only the account it signs for stays the user's own.
 fn fill_template(
     t: &jwt::User,
     user: &Claims<jwt::User>,
     account: &JwtAccount,
 ) -> Option<jwt::User> {
+    let value = |name: &str| -> Option<&str> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "name()" => &user.name,
+            "subject()" => &user.sub,
+            "account-name()" => &account.claims.name,
+            "account-subject()" => &account.claims.sub,
+            _ => return None,
+        })
+    };
     let fill = |s: &String| -> Option<String> {
-        let out = s
-            .replace("{{name()}}", &user.name)
-            .replace("{{subject()}}", &user.sub)
-            .replace("{{account-name()}}", &account.claims.name)
-            .replace("{{account-subject()}}", &account.claims.sub);
-        (!out.contains("{{")).then_some(out)
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(open) = rest.find("{{") {
+            out.push_str(&rest[..open]);
+            let close = rest[open..].find("}}")? + open;
+            out.push_str(value(&rest[open + 2..close])?);
+            rest = &rest[close + 2..];
+        }
+        out.push_str(rest);
+        Some(out)
     };
     let fill_all = |v: &Vec<String>| v.iter().map(fill).collect::<Option<Vec<_>>>();
     let mut out = t.clone();
@@ -299,9 +342,7 @@ fn fill_template(
     p.publish.deny = fill_all(&t.permissions.publish.deny)?;
     p.subscribe.allow = fill_all(&t.permissions.subscribe.allow)?;
     p.subscribe.deny = fill_all(&t.permissions.subscribe.deny)?;
-    // The user's own identity stays its own.
     out.issuer_account = user.nats.issuer_account.clone();
-    out.bearer_token = user.nats.bearer_token;
     Some(out)
 }
 
@@ -334,16 +375,16 @@ struct Cidr {
 }
 
 impl Cidr {
-    /// `10.0.0.0/8`, `::1/128`, or a bare address.
+    /// `10.0.0.0/8`, `::1/128`: an address and a prefix length, as Go's
+    /// `net.ParseCIDR` takes them.
     fn parse(s: &str) -> Option<Cidr> {
-        let s = s.trim();
-        let (addr, bits) = match s.split_once('/') {
-            Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
-            None => (s, None),
-        };
+        let (addr, bits) = s.trim().split_once('/')?;
+        if bits.is_empty() || bits.len() > 3 || !bits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let bits: u8 = bits.parse().ok()?;
         let net: IpAddr = addr.parse().ok()?;
         let max = if net.is_ipv4() { 32 } else { 128 };
-        let bits = bits.unwrap_or(max);
         (bits <= max).then_some(Cidr { net, bits })
     }
 
@@ -392,28 +433,37 @@ pub fn accounts(opts: &Options) -> Vec<Account> {
             let imports = n
                 .imports
                 .iter()
-                .filter(|i| {
+                .filter_map(|i| {
+                    // Only what an export of its kind covers, and a private
+                    // one only with the exporter's activation for this account.
+                    let service = i.kind == "service";
                     let exporter = claims_of(&i.account);
-                    let private = exporter.is_some_and(|e| {
-                        e.nats.exports.iter().any(|x| {
-                            x.token_req
+                    let export = exporter.and_then(|e| {
+                        e.nats.exports.iter().find(|x| {
+                            (x.kind == "service") == service
                                 && crate::subject::pattern_covers(
                                     x.subject.as_bytes(),
                                     i.subject.as_bytes(),
                                 )
                         })
                     });
-                    let ok = !private || activation_holds(&i.token, key, &i.subject, exporter);
-                    if !ok {
+                    let until = match (exporter, export) {
+                        (Some(e), Some(x)) if x.token_req => {
+                            activation(&i.token, key, &i.subject, e, x)
+                        }
+                        (Some(_), Some(_)) => Some(None),
+                        _ => None,
+                    };
+                    if until.is_none() {
                         crate::warn!(
-                            "Account {key}: import of {:?} from {} has no valid activation token; not imported",
+                            "Account {key}: import of {:?} from {} is not exported to it; not imported",
                             i.subject,
                             i.account
                         );
                     }
-                    ok
+                    Some((i, until?))
                 })
-                .map(|i| {
+                .map(|(i, until)| {
                     let service = i.kind == "service";
                     let local = [&i.local_subject, &i.to]
                         .into_iter()
@@ -430,6 +480,7 @@ pub fn accounts(opts: &Options) -> Vec<Account> {
                         subject: i.subject.clone(),
                         to,
                         prefix,
+                        until,
                     }
                 })
                 .collect();
@@ -444,23 +495,28 @@ pub fn accounts(opts: &Options) -> Vec<Account> {
 }
 
 /// An activation token the exporter (or one of its signing keys) signed
-/// for `importer`, for a subject covering `subject`, still valid.
-fn activation_holds(
+/// for `importer`, for a subject covering `subject`, valid now and not
+/// revoked by the export: `Some` with its expiry (`None`: never).
+fn activation(
     token: &str,
     importer: &str,
     subject: &str,
-    exporter: Option<&Claims<jwt::Account>>,
-) -> bool {
-    let (Some(exporter), Ok(a)) = (exporter, jwt::decode::<jwt::Activation>(token)) else {
-        return false;
-    };
+    exporter: &Claims<jwt::Account>,
+    export: &jwt::JwtExport,
+) -> Option<Option<i64>> {
+    let a = jwt::decode::<jwt::Activation>(token).ok()?;
     let by_exporter = a.iss == exporter.sub
         || (a.nats.issuer_account == exporter.sub
             && exporter.nats.signing_keys.iter().any(|k| k.key() == a.iss));
-    by_exporter
+    let revoked = [importer, "*"]
+        .iter()
+        .any(|k| export.revocations.get(*k).is_some_and(|&at| at >= a.iat));
+    let holds = by_exporter
         && a.sub == importer
-        && !a.expired(jwt::unix_now())
-        && crate::subject::pattern_covers(a.nats.subject.as_bytes(), subject.as_bytes())
+        && !revoked
+        && !a.lapsed(jwt::unix_now())
+        && crate::subject::pattern_covers(a.nats.subject.as_bytes(), subject.as_bytes());
+    holds.then_some((a.exp > 0).then_some(a.exp))
 }
 
 #[cfg(test)]
@@ -483,7 +539,7 @@ mod tests {
         assert!(c.contains("10.1.200.3".parse().unwrap()));
         assert!(!c.contains("10.2.0.1".parse().unwrap()));
         assert!(c.contains("::ffff:10.1.0.9".parse().unwrap()));
-        let one = Cidr::parse("127.0.0.1").unwrap();
+        let one = Cidr::parse("127.0.0.1/32").unwrap();
         assert!(one.contains("127.0.0.1".parse().unwrap()));
         assert!(!one.contains("127.0.0.2".parse().unwrap()));
         assert!(Cidr::parse("::/0")
@@ -492,7 +548,15 @@ mod tests {
         assert!(Cidr::parse("0.0.0.0/0")
             .unwrap()
             .contains("8.8.8.8".parse().unwrap()));
-        for bad in ["bogus", "10.0.0.0/33", "10.0.0/8", ""] {
+        for bad in [
+            "bogus",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "",
+            "127.0.0.1",
+            "10.0.0.0/+8",
+            "::1/129",
+        ] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }
     }

@@ -633,6 +633,7 @@ fn import(item: &Item, r: &mut Report) -> Option<Import> {
             }
             p => p.map(|(s, _)| s),
         },
+        until: None,
     })
 }
 

@@ -249,6 +249,9 @@ pub struct Import {
     pub to: Option<String>,
     /// Stream imports: the literal prefix put before each subject.
     pub prefix: Option<String>,
+    /// JWT mode: when the activation token that allows it expires (Unix
+    /// seconds); nothing crosses after.
+    pub until: Option<i64>,
 }
 
 impl Import {

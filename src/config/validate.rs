@@ -320,13 +320,13 @@ fn check_operator<'a>(
             "operators require an account resolver to be configured",
         );
     }
-    if let Some(item) = at("accounts") {
+    if let Some(item) = at("accounts").filter(|_| !o.accounts.is_empty()) {
         r.error(
             item,
             "operators do not allow Accounts to be configured directly",
         );
     }
-    if o.auth.users.is_some() || !o.auth.nkeys.is_empty() {
+    if o.auth.users.as_ref().is_some_and(|u| !u.is_empty()) || !o.auth.nkeys.is_empty() {
         let item = at("authorization").unwrap_or(anchor);
         r.error(
             item,

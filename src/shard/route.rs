@@ -82,6 +82,9 @@ impl Shard {
     ) -> Result<(), ProtocolError> {
         // The login's own limit (from its JWTs) already counts the server's.
         let limit = match client.limits().subs {
+            // Never reached (such a login is closed at once), but 0 means
+            // "none" below.
+            Some(0) => return Err(ProtocolError::MaxSubscriptions),
             Some(n) => n as usize,
             None => self.ctx.opts.max_subscriptions,
         };
@@ -377,12 +380,12 @@ impl Shard {
             interest |= onward(to, &requester_reply, None, header_len, message);
         }
         for r in imports.streams(account) {
-            if let Some(mapped) = r.map(subject) {
+            if let Some(mapped) = r.map(subject, now) {
                 interest |= onward(r.to_account, &mapped, reply, header_len, message);
             }
         }
         for r in imports.services(account) {
-            let Some(mapped) = r.map(subject) else {
+            let Some(mapped) = r.map(subject, now) else {
                 continue;
             };
             let token = reply.map(|reply| {

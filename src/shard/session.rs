@@ -721,25 +721,27 @@ fn connect(
         if opts.auth_token.is_none() {
             opts.auth_token = c.token.clone();
         }
-        if opts.jwt.is_none() {
+        if opts.jwt.as_deref().is_none_or(str::is_empty) {
             opts.jwt = c.jwt.clone();
         }
     }
-    if opts.user.is_some() && ctx.auth.maps_certificates(client.kind) {
-        crate::warn!(
-            "{} - cid:{} - User {:?} found in connect proto, but user required from cert",
-            client.addr,
-            client.cid,
-            opts.user.as_deref().unwrap_or("")
-        );
-    }
-    match ctx.auth.check(
+    let verdict = ctx.auth.check(
         &opts,
         client.kind,
         client.cid,
         presented.cert,
         client.addr.ip(),
-    ) {
+    );
+    let mapped = matches!(verdict, Verdict::Granted(_) | Verdict::Bcrypt { .. });
+    let named = opts.user.as_deref().filter(|u| !u.is_empty());
+    if let Some(user) = named.filter(|_| mapped && ctx.auth.maps_certificates(client.kind)) {
+        crate::warn!(
+            "{} - cid:{} - User {user:?} found in connect proto, but user required from cert",
+            client.addr,
+            client.cid,
+        );
+    }
+    match verdict {
         Verdict::Granted(login) => admit(shard, client, opts, login),
         Verdict::Denied => Err(refuse(client, &opts)),
         Verdict::Refused(why) => {
@@ -794,13 +796,19 @@ fn admit(
         }
         client.set_counted(true);
     }
-    if login.account != client.account() && client.has_subs() {
-        // Subscriptions made before CONNECT live in the global account.
+    if (client.flags().connected || login.account != client.account()) && client.has_subs() {
+        // Subscriptions made before CONNECT live in the global account; a
+        // second CONNECT starts afresh, as in nats-server (what the first
+        // login allowed is not the second's).
         shard.unsubscribe_all(client);
     }
     client.set_account(login.account);
     client.set_limits(login.limits);
-    client.expire_at(login.expires.map(|(at, account)| (instant_of(at), account)));
+    client.expire_at(
+        login
+            .expires
+            .map(|(at, account)| (crate::auth::imports::instant_of_unix(at), account)),
+    );
     client.set_permissions(login.permissions, login.user);
     client.set_flags(Flags {
         connected: true,
@@ -824,13 +832,6 @@ fn admit(
         return Err(ProtocolError::MaxSubscriptionsAtLogin);
     }
     Ok(())
-}
-
-/// The instant a Unix time (seconds) falls on.
-fn instant_of(unix: i64) -> Instant {
-    let now = crate::auth::jwt::unix_now();
-    let ahead = Duration::from_secs(unix.saturating_sub(now).max(0) as u64);
-    Instant::now() + ahead
 }
 
 /// `-V`: each operation as nats-server traces it, `<<- [PUB foo 5]`.

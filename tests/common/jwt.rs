@@ -122,25 +122,41 @@ pub fn creds(jwt: &str, user: &KeyPair) -> String {
 pub struct Operator {
     pub key: KeyPair,
     pub system: KeyPair,
+    /// A strict operator's signing key: the only key that signs accounts.
+    pub signing: Option<KeyPair>,
     accounts: Vec<(String, String)>,
 }
 
 impl Operator {
     pub fn new() -> Operator {
+        Operator::made(None)
+    }
+
+    /// An operator with `strict_signing_key_usage`: accounts are signed by
+    /// its signing key.
+    pub fn strict() -> Operator {
+        Operator::made(Some(KeyPair::new_operator()))
+    }
+
+    fn made(signing: Option<KeyPair>) -> Operator {
         let key = KeyPair::new_operator();
         let system = KeyPair::new_account();
-        let sys_jwt = account(&key, &system, json!({}));
+        let sys_jwt = account(signing.as_ref().unwrap_or(&key), &system, json!({}));
         Operator {
             accounts: vec![(system.public_key(), sys_jwt)],
             key,
             system,
+            signing,
         }
     }
 
-    /// Adds an account JWT (signed by the operator unless `jwt` is given
-    /// as already made).
+    /// Adds an account JWT, signed as the operator signs accounts.
     pub fn with(mut self, account_key: &KeyPair, nats: Value) -> Operator {
-        let jwt = account(&self.key, account_key, nats);
+        let jwt = account(
+            self.signing.as_ref().unwrap_or(&self.key),
+            account_key,
+            nats,
+        );
         self.accounts.push((account_key.public_key(), jwt));
         self
     }
@@ -152,10 +168,12 @@ impl Operator {
     }
 
     pub fn config(&self) -> String {
-        let op = operator(
-            &self.key,
-            json!({"system_account": self.system.public_key()}),
-        );
+        let mut nats = json!({"system_account": self.system.public_key()});
+        if let Some(sk) = &self.signing {
+            nats["signing_keys"] = json!([sk.public_key()]);
+            nats["strict_signing_key_usage"] = json!(true);
+        }
+        let op = operator(&self.key, nats);
         let preload: Vec<String> = self
             .accounts
             .iter()
