@@ -37,7 +37,9 @@ pub fn run(opts: Options, io: IoMode) -> ExitCode {
         IoMode::Auto => match net::probe::io_uring_available() {
             Ok(()) => true,
             Err(why) => {
-                crate::warn!("io_uring is not available ({why}): running on epoll");
+                crate::warn!(
+                    "io_uring is not available ({why}): running on epoll (in a container, the seccomp profile docker/seccomp-io_uring.json allows io_uring)"
+                );
                 false
             }
         },

@@ -38,6 +38,9 @@ pub async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
 pub enum Io {
     Uring,
     Epoll,
+    /// The server's own choice (`--io auto`): io_uring where the kernel
+    /// lets it be used.
+    Auto,
 }
 
 impl Io {
@@ -45,6 +48,7 @@ impl Io {
         match self {
             Io::Uring => "uring",
             Io::Epoll => "epoll",
+            Io::Auto => "auto",
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct Start<'a> {
     pub shards: usize,
     pub config: Option<&'a str>,
     pub args: &'a [&'a str],
+    /// Run in the server's process between fork and exec (a seccomp
+    /// filter, say).
+    pub pre_exec: Option<fn() -> std::io::Result<()>>,
 }
 
 impl<'a> Start<'a> {
@@ -113,7 +120,13 @@ impl<'a> Start<'a> {
             shards: 2,
             config: None,
             args: &[],
+            pre_exec: None,
         }
+    }
+
+    pub fn pre_exec(mut self, f: fn() -> std::io::Result<()>) -> Self {
+        self.pre_exec = Some(f);
+        self
     }
 
     pub fn shards(mut self, n: usize) -> Self {
@@ -159,6 +172,14 @@ impl Server {
         }
         cmd.args(s.args);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        if let Some(f) = s.pre_exec {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the hook makes system calls only (prctl and the
+            // like), which is what may run between fork and exec.
+            unsafe {
+                cmd.pre_exec(f);
+            }
+        }
         let mut child = cmd.spawn().expect("start ringnats");
         let stderr = child.stderr.take().unwrap();
         let log = std::sync::Arc::new(Log::default());
