@@ -4,43 +4,171 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 struct Logger {
     pid: u32,
     time: bool,
-    file: Option<Mutex<File>>,
+    file: Option<Mutex<LogFile>>,
+}
+
+/// The log file, reopened on SIGUSR1 (after logrotate moved it) and
+/// rotated by ourselves past `logfile_size_limit`, as nats-server does.
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    /// Bytes written to this file (since it was opened or rotated).
+    written: u64,
+    /// Rotate past this many bytes; 0: never.
+    limit: u64,
+    /// Backups kept after a rotation; 0: all.
+    keep: usize,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
 
+/// Where and how the log is written.
+pub struct Settings<'a> {
+    pub debug: bool,
+    pub trace: bool,
+    pub time: bool,
+    pub file: Option<&'a Path>,
+    pub size_limit: u64,
+    pub max_files: usize,
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
 /// Sets the logger up once, before the shards start.
-pub fn init(
-    debug: bool,
-    trace: bool,
-    time: bool,
-    file: Option<&std::path::Path>,
-) -> std::io::Result<()> {
-    DEBUG.store(debug, Ordering::Relaxed);
-    TRACE.store(trace, Ordering::Relaxed);
-    let file = match file {
-        Some(p) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        )),
+pub fn init(s: Settings<'_>) -> std::io::Result<()> {
+    DEBUG.store(s.debug, Ordering::Relaxed);
+    TRACE.store(s.trace, Ordering::Relaxed);
+    let file = match s.file {
+        Some(p) => {
+            let file = open_append(p)?;
+            let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+            Some(Mutex::new(LogFile {
+                path: p.to_path_buf(),
+                file,
+                written,
+                limit: s.size_limit,
+                keep: s.max_files,
+            }))
+        }
         None => None,
     };
     let _ = LOGGER.set(Logger {
         pid: std::process::id(),
-        time,
+        time: s.time,
         file,
     });
     Ok(())
+}
+
+/// SIGUSR1: the log file opened again under its name (logrotate moved the
+/// old one away); the new file starts by saying so.
+pub fn reopen() {
+    let Some(f) = LOGGER.get().and_then(|l| l.file.as_ref()) else {
+        return;
+    };
+    match f.lock().map(|mut f| {
+        let file = open_append(&f.path)?;
+        f.written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        f.file = file;
+        Ok::<(), std::io::Error>(())
+    }) {
+        Ok(Ok(())) => crate::info!("File log re-opened"),
+        Ok(Err(e)) => crate::error!("Unable to re-open the log file: {e}"),
+        Err(_) => {}
+    }
+}
+
+impl LogFile {
+    fn write(&mut self, line: &str) {
+        if self.file.write_all(line.as_bytes()).is_ok() {
+            self.written += line.len() as u64;
+        }
+        if self.limit > 0 && self.written > self.limit {
+            self.rotate();
+        }
+    }
+
+    /// Moves the full file aside as `<name>.YYYY.MM.DD.hh.mm.ss.nanos`,
+    /// starts a new one saying where the old went, and drops the oldest
+    /// backups beyond `keep`.
+    fn rotate(&mut self) {
+        let backup = format!("{}.{}", self.path.display(), backup_time());
+        if std::fs::rename(&self.path, &backup).is_err() {
+            // Tried again at twice the size, as nats-server does.
+            self.limit *= 2;
+            return;
+        }
+        let Ok(file) = open_append(&self.path) else {
+            return;
+        };
+        self.file = file;
+        self.written = 0;
+        let note = format_line(
+            "INF",
+            format_args!("Rotated log, backup saved as {backup:?}"),
+        );
+        if self.file.write_all(note.as_bytes()).is_ok() {
+            self.written = note.len() as u64;
+        }
+        if self.keep > 0 {
+            self.purge();
+        }
+    }
+
+    fn purge(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let stem = format!("{}.", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut backups: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&stem))
+            .map(|e| e.path())
+            .collect();
+        // The names sort as the times they hold.
+        backups.sort();
+        let extra = backups.len().saturating_sub(self.keep);
+        for old in &backups[..extra] {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+}
+
+/// The time in a backup's name: `2006.01.02.15.04.05.000000000`.
+fn backup_time() -> String {
+    let (tm, nanos) = local_tm();
+    format!(
+        "{:04}.{:02}.{:02}.{:02}.{:02}.{:02}.{:09}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        nanos
+    )
 }
 
 pub fn debug_enabled() -> bool {
@@ -51,11 +179,11 @@ pub fn trace_enabled() -> bool {
     TRACE.load(Ordering::Relaxed)
 }
 
-#[doc(hidden)]
-pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
-    let (pid, time, file) = match LOGGER.get() {
-        Some(l) => (l.pid, l.time, l.file.as_ref()),
-        None => (std::process::id(), true, None),
+/// One line as nats-server writes it: `[pid] time [LVL] text`.
+fn format_line(level: &str, args: std::fmt::Arguments<'_>) -> String {
+    let (pid, time) = match LOGGER.get() {
+        Some(l) => (l.pid, l.time),
+        None => (std::process::id(), true),
     };
     let mut line = String::with_capacity(128);
     use std::fmt::Write as _;
@@ -65,9 +193,15 @@ pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
         line.push(' ');
     }
     let _ = writeln!(line, "[{level}] {args}");
-    match file {
+    line
+}
+
+#[doc(hidden)]
+pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
+    let line = format_line(level, args);
+    match LOGGER.get().and_then(|l| l.file.as_ref()) {
         Some(f) => {
-            let _ = f.lock().map(|mut f| f.write_all(line.as_bytes()));
+            let _ = f.lock().map(|mut f| f.write(&line));
         }
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
@@ -77,6 +211,21 @@ pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
 
 /// Local time as nats-server prints it: 2006/01/02 15:04:05.000000.
 fn local_time() -> String {
+    let (tm, nanos) = local_tm();
+    format!(
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        nanos / 1000
+    )
+}
+
+/// Now, broken down in local time, and its nanoseconds.
+fn local_tm() -> (libc::tm, u32) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -87,16 +236,7 @@ fn local_time() -> String {
         libc::localtime_r(&secs, &mut tm);
         tm
     };
-    format!(
-        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        now.subsec_micros()
-    )
+    (tm, now.subsec_nanos())
 }
 
 #[macro_export]

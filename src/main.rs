@@ -16,6 +16,15 @@ fn main() -> ExitCode {
         println!("ringnats: v{}", ringnats::VERSION);
         return ExitCode::SUCCESS;
     }
+    if let Some(signal) = &cli.signal {
+        return match ringnats::server::signal::send(signal) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ringnats: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = match cli.load_options() {
         Ok(opts) => opts,
         Err(errors) => {

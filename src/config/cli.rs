@@ -107,6 +107,10 @@ pub struct Cli {
     /// IO runtime: auto (io_uring, or epoll where refused), uring or epoll
     #[arg(long = "io", value_enum, default_value_t = IoMode::Auto)]
     pub io: IoMode,
+    /// Send a signal to a running server: stop, quit, term, reopen, reload
+    /// or ldm, optionally =PID or =PID_FILE
+    #[arg(long = "signal", visible_alias = "sl", value_name = "SIGNAL[=PID]")]
+    pub signal: Option<String>,
     /// Show the version
     #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
@@ -143,6 +147,8 @@ const LONG_FLAGS: &[&str] = &[
     "shards",
     "idle_spin",
     "io",
+    "signal",
+    "sl",
     "version",
     "help",
 ];

@@ -48,6 +48,10 @@ pub struct Options {
     pub trace: bool,
     pub logtime: bool,
     pub log_file: Option<PathBuf>,
+    /// `logfile_size_limit`: rotate the log file past this size (0: never).
+    pub log_size_limit: u64,
+    /// `logfile_max_num`: backups kept after rotations (0: all).
+    pub log_max_files: usize,
     pub pid_file: Option<PathBuf>,
     pub http_host: Option<String>,
     pub http_port: Option<i32>,
@@ -93,6 +97,8 @@ impl Default for Options {
             trace: false,
             logtime: true,
             log_file: None,
+            log_size_limit: 0,
+            log_max_files: 0,
             pid_file: None,
             http_host: None,
             http_port: None,
@@ -390,7 +396,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("ports_file_dir", "ports files are not written"),
     ("syslog", "logging goes to stderr or log_file"),
     ("remote_syslog", "logging goes to stderr or log_file"),
-    ("logfile_size_limit", "log files are not rotated"),
     ("log_size_limit", "log files are not rotated"),
     (
         "connect_error_reports",
@@ -480,6 +485,16 @@ impl Options {
                 }
                 "logtime" => {
                     self.logtime = r.take(read::boolean(item, &key)).unwrap_or(self.logtime)
+                }
+                "logfile_size_limit" | "log_size_limit" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        self.log_size_limit = n.max(0) as u64;
+                    }
+                }
+                "logfile_max_num" | "log_max_num" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        self.log_max_files = n.max(0) as usize;
+                    }
                 }
                 "logfile" | "log_file" => {
                     self.log_file = r.take(read::string(item, &key)).map(PathBuf::from)

@@ -11,17 +11,20 @@ use crate::net::{self, Backend};
 use crate::shard::{self, mailbox, Envelope, Port, ShardSetup};
 
 mod context;
+pub mod signal;
 
 pub use context::ServerContext;
 
 /// Runs the server until SIGINT or SIGTERM; 0 on a clean stop.
 pub fn run(opts: Options, io: IoMode) -> ExitCode {
-    if let Err(e) = crate::log::init(
-        opts.debug,
-        opts.trace,
-        opts.logtime,
-        opts.log_file.as_deref(),
-    ) {
+    if let Err(e) = crate::log::init(crate::log::Settings {
+        debug: opts.debug,
+        trace: opts.trace,
+        time: opts.logtime,
+        file: opts.log_file.as_deref(),
+        size_limit: opts.log_size_limit,
+        max_files: opts.log_max_files,
+    }) {
         eprintln!("ringnats: cannot open log file: {e}");
         return ExitCode::FAILURE;
     }
@@ -266,12 +269,16 @@ fn resolve(host: &str) -> Option<IpAddr> {
     (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
-/// SIGINT and SIGTERM, caught from the moment this is made on; one that
-/// comes before `wait` is kept for it.
+/// SIGINT and SIGTERM (stop), SIGUSR1 (reopen the log file), SIGHUP
+/// (reload) and SIGUSR2 (lame duck), caught from the moment this is made
+/// on; one that comes before `wait` is kept for it.
 struct Signals {
     rt: tokio::runtime::Runtime,
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -281,27 +288,53 @@ impl Signals {
             .enable_all()
             .build()
             .expect("a runtime for signals");
-        let (term, int) = {
-            let _in_runtime = rt.enter();
-            (
-                signal(SignalKind::terminate()).expect("SIGTERM handler"),
-                signal(SignalKind::interrupt()).expect("SIGINT handler"),
-            )
-        };
-        Signals { rt, term, int }
+        let _in_runtime = rt.enter();
+        let catch = |kind: SignalKind| signal(kind).expect("a signal handler");
+        let (term, int) = (
+            catch(SignalKind::terminate()),
+            catch(SignalKind::interrupt()),
+        );
+        let (usr1, hup) = (
+            catch(SignalKind::user_defined1()),
+            catch(SignalKind::hangup()),
+        );
+        let usr2 = catch(SignalKind::user_defined2());
+        drop(_in_runtime);
+        Signals {
+            rt,
+            term,
+            int,
+            usr1,
+            hup,
+            usr2,
+        }
     }
 
-    /// Blocks until SIGINT or SIGTERM; returns its name.
+    /// Serves the signals that do not stop the server until one that does;
+    /// returns its name.
     fn wait(self) -> &'static str {
         let Signals {
             rt,
             mut term,
             mut int,
+            mut usr1,
+            mut hup,
+            mut usr2,
         } = self;
         rt.block_on(async {
-            tokio::select! {
-                _ = term.recv() => "terminated",
-                _ = int.recv() => "interrupt",
+            loop {
+                tokio::select! {
+                    _ = term.recv() => return "terminated",
+                    _ = int.recv() => return "interrupt",
+                    _ = usr1.recv() => crate::log::reopen(),
+                    _ = hup.recv() => crate::error!(
+                        "Failed to reload server configuration: reload is not supported yet; the configuration in use is unchanged (restart to apply a new one)"
+                    ),
+                    _ = usr2.recv() => {
+                        crate::warn!("Lame duck mode is not supported yet: stopping at once");
+                        return "user defined signal 2";
+                    }
+                }
             }
         })
     }
