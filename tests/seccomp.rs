@@ -65,7 +65,9 @@ async fn refused_io_uring_falls_back_to_epoll_and_serves() {
     let tcp = async_nats::connect(server.url()).await.unwrap();
     let ws = async_nats::connect(server.ws_url()).await.unwrap();
     let mut sub = ws.subscribe("x").await.unwrap();
-    ws.flush().await.unwrap();
+    // A message to itself: the subscription is in place (async-nats's
+    // flush alone does not promise that, against nats-server either).
+    common::sync(&ws).await;
     tcp.publish("x", "over epoll".into()).await.unwrap();
     assert_eq!(&common::next(&mut sub).await.payload[..], b"over epoll");
     let (mut raw, info) = Raw::connect(&server);
