@@ -281,3 +281,80 @@ io_tests! {
         assert_eq!(c.line(), "+OK", "subscribing is not restricted for pub");
     };
 }
+
+/// An account's `limits {}` in the file: its connections counted across
+/// the shards, its subscription and payload limits held per connection,
+/// with nats-server's texts, over TCP and WebSocket.
+mod account_limits {
+    use super::common::{open, Start};
+    use crate::io_tests;
+
+    const CONFIG: &str = r#"
+accounts {
+  A {
+    users [{user: a, password: p}]
+    limits { max_connections: 2, max_subscriptions: 2, max_payload: 10 }
+  }
+  B { users [{user: b, password: p}], limits { max_conn: -1 } }
+}
+websocket { host: 127.0.0.1, port: -1, no_tls: true }
+"#;
+
+    const LOGIN_A: &[u8] = b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"p\"}\r\nPING\r\n";
+
+    io_tests! {
+        are_held_for_every_connection_of_the_account => |io| async move {
+            let server = Start::new(io).config(CONFIG).start();
+            for ws in [false, true] {
+                let mut c = open(&server, ws);
+                c.send(LOGIN_A);
+                assert_eq!(c.line(), "PONG");
+                c.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n");
+                assert_eq!(c.round_trip(), ["-ERR 'maximum subscriptions exceeded'"]);
+                c.send(b"PUB a 10\r\n0123456789\r\n");
+                assert_eq!(c.line(), "MSG a 1 10");
+                assert_eq!(c.line(), "0123456789");
+                c.send(b"PUB a 11\r\n0123456789x\r\n");
+                assert_eq!(c.line(), "-ERR 'Maximum Payload Violation'");
+            }
+            // Two at a time in A, whichever shard and transport each is on;
+            // B is not limited.
+            let mut held = Vec::new();
+            for ws in [false, true] {
+                let mut c = open(&server, ws);
+                c.send(LOGIN_A);
+                assert_eq!(c.line(), "PONG");
+                held.push(c);
+            }
+            for ws in [false, true] {
+                let mut c = open(&server, ws);
+                c.send(LOGIN_A);
+                assert_eq!(c.line(), "-ERR 'maximum account active connections exceeded'");
+            }
+            for _ in 0..4 {
+                let mut c = open(&server, false);
+                c.send(b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"p\"}\r\nPING\r\n");
+                assert_eq!(c.line(), "PONG");
+                held.push(c);
+            }
+        };
+    }
+
+    #[test]
+    fn unknown_limits_are_errors() {
+        let f = tempfile::Builder::new().suffix(".conf").tempfile().unwrap();
+        std::fs::write(f.path(), "accounts { A { limits { max_widgets: 3 } } }\n").unwrap();
+        let out = std::process::Command::new(super::common::binary())
+            .arg("-t")
+            .arg("-c")
+            .arg(f.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Unknown field \"max_widgets\" parsing account limits"),
+            "{stderr}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod operator;
 pub mod permissions;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ struct UserEntry {
     account: u32,
     types: Option<Vec<ConnectionType>>,
     permissions: Option<Arc<Permissions>>,
+    /// Its account's subscription and payload limits.
+    limits: Limits,
 }
 
 impl UserEntry {
@@ -77,6 +80,7 @@ impl UserEntry {
             user: Some(name.to_string()),
             account: self.account,
             permissions: self.permissions.clone(),
+            limits: self.limits,
             ..Login::default()
         }
     }
@@ -133,8 +137,6 @@ pub struct Login {
     /// When its JWT (or its account's) expires, Unix seconds, and whether
     /// it is the account's.
     pub expires: Option<(i64, bool)>,
-    /// It logged in with a user JWT: counted in its account.
-    pub jwt_account: bool,
 }
 
 /// A connection's own limits; `None`: the server's.
@@ -144,6 +146,19 @@ pub struct Limits {
     pub subs: Option<u32>,
     /// The largest message it may publish.
     pub payload: Option<u32>,
+}
+
+/// The smallest of account and user limits (-1: none) and the server's
+/// (0: none), as a connection's limit: `None` for none, else the number
+/// (0 included: a limit of nothing, as nats-server reads it).
+pub(crate) fn smallest(limits: &[i64], server: i64) -> Option<u32> {
+    limits
+        .iter()
+        .copied()
+        .filter(|&l| l >= 0)
+        .chain((server > 0).then_some(server))
+        .min()
+        .map(|l| l.min(u32::MAX as i64) as u32)
 }
 
 /// A signature as clients send it: base64url without padding, or
@@ -189,10 +204,23 @@ pub struct Authenticator {
     user_dns: Vec<(String, cert::Dn)>,
     /// JWT mode: the trusted accounts; every client logs in with a JWT.
     pub operator: Option<operator::Operator>,
+    /// By account id: connections logged in to it, server-wide, and its
+    /// limit (-1: none).
+    connections: Vec<(AtomicI64, i64)>,
 }
 
 impl Authenticator {
     pub fn new(opts: &Options, accounts: &Accounts) -> Authenticator {
+        let limits_of = |account: &crate::config::options::Account| {
+            let l = &account.limits;
+            Limits {
+                subs: smallest(
+                    &[l.subscriptions.unwrap_or(-1)],
+                    opts.max_subscriptions as i64,
+                ),
+                payload: smallest(&[l.payload.unwrap_or(-1)], opts.max_payload as i64),
+            }
+        };
         let mut users = HashMap::new();
         let defaults = opts.auth.default_permissions.as_ref();
         let compile =
@@ -205,6 +233,7 @@ impl Authenticator {
                     account: 0,
                     types: u.allowed_connection_types.clone(),
                     permissions: compile(u.permissions.as_ref().or(defaults)),
+                    limits: Limits::default(),
                 },
             );
         }
@@ -218,6 +247,7 @@ impl Authenticator {
                         account: id,
                         types: u.allowed_connection_types.clone(),
                         permissions: compile(u.permissions.as_ref()),
+                        limits: limits_of(a),
                     },
                 );
             }
@@ -232,15 +262,20 @@ impl Authenticator {
             Some((user, w.auth.password.clone().unwrap_or_default()))
         });
         let mut nkeys = HashMap::new();
-        let nkey_users = opts.auth.nkeys.iter().map(|u| (u, 0, defaults));
+        let nkey_users = opts
+            .auth
+            .nkeys
+            .iter()
+            .map(|u| (u, 0, defaults, Limits::default()));
         let account_nkeys = opts.accounts.iter().flat_map(|a| {
             let id = accounts.id(&a.name).unwrap_or(0);
+            let limits = limits_of(a);
             a.users
                 .iter()
                 .filter(|u| u.nkey.is_some())
-                .map(move |u| (u, id, None))
+                .map(move |u| (u, id, None, limits))
         });
-        for (u, account, default) in nkey_users.chain(account_nkeys) {
+        for (u, account, default, limits) in nkey_users.chain(account_nkeys) {
             let Some(key) = &u.nkey else { continue };
             nkeys.insert(
                 key.clone(),
@@ -249,8 +284,24 @@ impl Authenticator {
                     account,
                     types: u.allowed_connection_types.clone(),
                     permissions: compile(u.permissions.as_ref().or(default)),
+                    limits,
                 },
             );
+        }
+        // Each account's connection limit (-1: none), from the file or its
+        // JWT, held server-wide.
+        let mut connections: Vec<(AtomicI64, i64)> = (0..accounts.len())
+            .map(|_| (AtomicI64::new(0), -1))
+            .collect();
+        for a in &opts.accounts {
+            if let (Some(id), Some(n)) = (accounts.id(&a.name), a.limits.connections) {
+                connections[id as usize].1 = n;
+            }
+        }
+        for (key, claims, _) in &opts.operator.preload {
+            if let Some(id) = accounts.id(key) {
+                connections[id as usize].1 = claims.nats.limits.conn;
+            }
         }
         let operator = operator::Operator::new(opts, accounts);
         let nonce_key = (!nkeys.is_empty() || operator.is_some()).then(|| {
@@ -266,6 +317,7 @@ impl Authenticator {
         user_dns.sort_by(|a, b| a.0.cmp(&b.0));
         let authenticator = Authenticator {
             operator,
+            connections,
             tls_map: maps(opts.tls.as_ref()),
             ws_tls_map: maps(ws.and_then(|w| w.tls.as_ref())),
             user_dns,
@@ -374,6 +426,27 @@ impl Authenticator {
         match (kind, self.ws_timeout) {
             (ConnectionType::Websocket, Some(t)) => t,
             _ => self.timeout,
+        }
+    }
+
+    /// Counts a login into account `id`; false when the account's
+    /// connection limit is reached.
+    pub fn enter(&self, id: u32) -> bool {
+        let Some((count, limit)) = self.connections.get(id as usize) else {
+            return true;
+        };
+        let n = count.fetch_add(1, Ordering::AcqRel);
+        if *limit >= 0 && n >= *limit {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// A login counted by `enter` is over.
+    pub fn leave(&self, id: u32) {
+        if let Some((count, _)) = self.connections.get(id as usize) {
+            count.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -513,5 +586,20 @@ impl Authenticator {
         }
         let stored = entry.password.as_deref().unwrap_or("");
         Verdict::secret(stored, c.pass.as_deref().unwrap_or(""), login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest;
+
+    #[test]
+    fn limits_take_the_smallest_that_is_set() {
+        assert_eq!(smallest(&[-1, -1], 0), None);
+        assert_eq!(smallest(&[-1, 5], 0), Some(5));
+        assert_eq!(smallest(&[3, 5], 4), Some(3));
+        assert_eq!(smallest(&[-1, -1], 4), Some(4));
+        // Zero is a limit (of nothing), as nats-server reads it.
+        assert_eq!(smallest(&[0, -1], 0), Some(0));
     }
 }

@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::jwt::{self, Claims, JwtPermissions, SigningKey};
-use super::{Accounts, Limits, Login, Permissions};
+use super::{smallest, Accounts, Limits, Login, Permissions};
 use crate::config::options::{
     self, Account, ConnectionType, Export, Import, Options, ResponseType, SubjectPermission,
 };
@@ -31,9 +30,6 @@ struct JwtAccount {
 
 pub struct Operator {
     accounts: HashMap<String, JwtAccount>,
-    /// By account id: connections logged in to it, server-wide, and its
-    /// `conn` limit (-1: none).
-    connections: Vec<(AtomicI64, i64)>,
     max_subscriptions: usize,
     max_payload: u32,
 }
@@ -72,9 +68,6 @@ impl Operator {
             );
         }
         let mut table = HashMap::new();
-        let mut connections: Vec<(AtomicI64, i64)> = (0..accounts.len())
-            .map(|_| (AtomicI64::new(0), -1))
-            .collect();
         for (key, claims, _) in &op.preload {
             let Some(id) = accounts.id(key) else { continue };
             let signer = trusted.iter().find(|(k, _)| *k == claims.iss);
@@ -90,7 +83,6 @@ impl Operator {
                 signers.insert(k.key().to_string(), template);
             }
             let defaults = compile(&claims.nats.default_permissions);
-            connections[id as usize].1 = claims.nats.limits.conn;
             table.insert(
                 key.clone(),
                 JwtAccount {
@@ -104,7 +96,6 @@ impl Operator {
         }
         Some(Operator {
             accounts: table,
-            connections,
             max_subscriptions: opts.max_subscriptions,
             max_payload: opts.max_payload,
         })
@@ -254,40 +245,8 @@ impl Operator {
                 payload: smallest(&[limits.payload, a.payload], self.max_payload as i64),
             },
             expires,
-            jwt_account: true,
         })
     }
-
-    /// Counts a connection into account `id`; false when its `conn` limit
-    /// is reached.
-    pub fn enter(&self, id: u32) -> bool {
-        let Some((count, limit)) = self.connections.get(id as usize) else {
-            return true;
-        };
-        let n = count.fetch_add(1, Ordering::AcqRel);
-        if *limit >= 0 && n >= *limit {
-            count.fetch_sub(1, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-
-    pub fn leave(&self, id: u32) {
-        if let Some((count, _)) = self.connections.get(id as usize) {
-            count.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// The smallest of JWT limits (-1: none) and the server's (0: none), as a
-/// connection's limit: `None` for none, else the number (0 included).
-fn smallest(jwt: &[i64], server: i64) -> Option<u32> {
-    jwt.iter()
-        .copied()
-        .filter(|&l| l >= 0)
-        .chain((server > 0).then_some(server))
-        .min()
-        .map(|l| l.min(u32::MAX as i64) as u32)
 }
 
 /// Whether a user carries no permissions or limits of its own (all left
@@ -489,6 +448,8 @@ pub fn accounts(opts: &Options) -> Vec<Account> {
                 users: Vec::new(),
                 exports,
                 imports,
+                // Its limits are read from its JWT where they apply.
+                limits: Default::default(),
             }
         })
         .collect()
@@ -522,16 +483,6 @@ fn activation(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_take_the_smallest_that_is_set() {
-        assert_eq!(smallest(&[-1, -1], 0), None);
-        assert_eq!(smallest(&[-1, 5], 0), Some(5));
-        assert_eq!(smallest(&[3, 5], 4), Some(3));
-        assert_eq!(smallest(&[-1, -1], 4), Some(4));
-        // Zero is a limit (of nothing), as nats-server reads it.
-        assert_eq!(smallest(&[0, -1], 0), Some(0));
-    }
 
     #[test]
     fn cidrs_hold_what_they_say() {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::options::{
-    Account, Authorization, ConnectionType, Export, Import, LeafnodeOptions, OperatorOptions,
-    Permissions, RemoteLeaf, ResponsePermission, ResponseType, SubjectPermission, TlsOptions, User,
-    WebsocketOptions, DEFAULT_HOST,
+    Account, AccountLimits, Authorization, ConnectionType, Export, Import, LeafnodeOptions,
+    OperatorOptions, Permissions, RemoteLeaf, ResponsePermission, ResponseType, SubjectPermission,
+    TlsOptions, User, WebsocketOptions, DEFAULT_HOST,
 };
 use super::read::{self, Report};
 use super::value::{Item, Map, Value};
@@ -241,6 +241,38 @@ fn permission_subject_ok(s: &str) -> bool {
 }
 
 /// `accounts { NAME { users: [...] } ... }`.
+/// An account's `limits { max_connections, max_subscriptions,
+/// max_payload, max_leafnodes }` (-1: none).
+fn account_limits(item: &Item, r: &mut Report) -> AccountLimits {
+    let mut l = AccountLimits::default();
+    let Value::Map(m) = &item.value else {
+        r.error(item, "Expected account limits to be a map/struct");
+        return l;
+    };
+    for e in m.entries() {
+        let k = e.key.to_ascii_lowercase();
+        let slot = match k.as_str() {
+            "max_connections" | "max_conn" => &mut l.connections,
+            "max_subscriptions" | "max_subs" => &mut l.subscriptions,
+            "max_payload" | "max_pay" => &mut l.payload,
+            "max_leafnodes" | "max_leafs" => &mut l.leafnodes,
+            _ => {
+                if !e.used_as_variable {
+                    r.error(
+                        &e.item,
+                        format!("Unknown field {:?} parsing account limits", e.key),
+                    );
+                }
+                continue;
+            }
+        };
+        if let Some(n) = r.take(read::int_in(&e.item, &k, -1, i32::MAX as i64)) {
+            *slot = Some(n);
+        }
+    }
+    l
+}
+
 pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
     let mut out = Vec::new();
     for entry in m.entries() {
@@ -279,10 +311,7 @@ pub(crate) fn accounts(m: &Map, r: &mut Report) -> Vec<Account> {
                                 acc.imports = list.iter().filter_map(|i| import(i, r)).collect();
                             }
                         }
-                        "limits" => r.unenforced(
-                            &e.item,
-                            &format!("account \"{}\": \"{}\"", acc.name, e.key),
-                        ),
+                        "limits" => acc.limits = account_limits(&e.item, r),
                         "jetstream" | "mappings" | "maps" | "msg_trace" => {
                             r.ignored(e, "not supported for accounts yet")
                         }

@@ -217,6 +217,16 @@ pub struct Account {
     pub users: Vec<User>,
     pub exports: Vec<Export>,
     pub imports: Vec<Import>,
+    pub limits: AccountLimits,
+}
+
+/// An account's `limits {}`: each `None` when not set, -1 for none.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountLimits {
+    pub connections: Option<i64>,
+    pub subscriptions: Option<i64>,
+    pub payload: Option<i64>,
+    pub leafnodes: Option<i64>,
 }
 
 /// How many responses a service import's requester may receive.

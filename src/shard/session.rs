@@ -300,8 +300,8 @@ async fn run<S: Stream>(
     }
     shard.unregister(&client);
     ctx.release_connection();
-    if let Some(op) = ctx.auth.operator.as_ref().filter(|_| client.counted()) {
-        op.leave(client.account());
+    if client.counted() {
+        ctx.auth.leave(client.account());
     }
     shard.flush();
     crate::debug!("{addr} - cid:{} - {what} connection closed", client.cid);
@@ -784,18 +784,16 @@ fn admit(
 ) -> Result<(), ProtocolError> {
     let server_headers = !shard.ctx.opts.no_header_support;
     opts.validate(server_headers)?;
-    let operator = shard.ctx.auth.operator.as_ref();
-    if let Some(op) = operator.filter(|_| client.counted()) {
+    let auth = &shard.ctx.auth;
+    if client.counted() {
         // A second CONNECT: counted again where it logs in now.
-        op.leave(client.account());
+        auth.leave(client.account());
         client.set_counted(false);
     }
-    if let Some(op) = operator.filter(|_| login.jwt_account) {
-        if !op.enter(login.account) {
-            return Err(ProtocolError::MaxAccountConnections);
-        }
-        client.set_counted(true);
+    if !auth.enter(login.account) {
+        return Err(ProtocolError::MaxAccountConnections);
     }
+    client.set_counted(true);
     if (client.flags().connected || login.account != client.account()) && client.has_subs() {
         // Subscriptions made before CONNECT live in the global account; a
         // second CONNECT starts afresh, as in nats-server (what the first
