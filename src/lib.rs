@@ -6,6 +6,7 @@
 //! starts the shards and tells them what to run for each connection.
 
 pub mod log;
+pub mod monitor;
 
 pub mod auth;
 pub mod config;

@@ -12,6 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub mod epoll;
+pub mod http;
 pub mod probe;
 pub mod tls;
 pub mod uring;

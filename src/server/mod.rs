@@ -125,6 +125,10 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         ws_port = Some(p);
         ws_listeners = l;
     }
+    let monitor = match bind_monitor(&opts) {
+        Ok(m) => m,
+        Err(()) => return ExitCode::FAILURE,
+    };
     if let Some(pid_file) = &opts.pid_file {
         if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
             crate::fatal!("Could not write pidfile: {e}");
@@ -152,6 +156,13 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         crate::warn!("{w}");
     }
     warn_unserved(&ctx.opts);
+    if let Some((listener, shown)) = monitor {
+        crate::info!("Starting http monitor on {shown}");
+        if let Err(e) = net::http::serve(listener) {
+            crate::fatal!("cannot start the http monitor: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
 
     let mut doorbells = Vec::new();
     let mut threads = Vec::new();
@@ -220,10 +231,35 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The monitoring port, when `http_port` asks for one (-1: any port; 0:
+/// none), and how to name it in the log. `Err`: it cannot be had (logged).
+fn bind_monitor(opts: &Options) -> Result<Option<(std::net::TcpListener, String)>, ()> {
+    let port = match opts.http_port {
+        None | Some(0) => return Ok(None),
+        Some(p) if p < 0 => 0,
+        Some(p) => p as u16,
+    };
+    let host = opts.http_host.as_deref().unwrap_or(&opts.host);
+    let Some(ip) = host.parse().ok().or_else(|| resolve(host)) else {
+        crate::fatal!("Error listening on monitor port: {host}:{port}, \"cannot resolve host\"");
+        return Err(());
+    };
+    match std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
+        Ok(l) => {
+            let bound = l.local_addr().map(|a| a.port()).unwrap_or(port);
+            Ok(Some((l, format!("{host}:{bound}"))))
+        }
+        Err(e) => {
+            crate::fatal!("Error listening on monitor port: {host}:{port}, \"{e}\"");
+            Err(())
+        }
+    }
+}
+
 /// Listeners the configuration asks for that this build does not serve yet.
 fn warn_unserved(opts: &Options) {
-    if opts.http_port.is_some() {
-        crate::warn!("monitoring (http_port) is configured but not served yet");
+    if opts.http_port.is_some_and(|p| p != 0) {
+        crate::warn!("the http monitor serves /healthz only so far: /varz, /connz and the rest are not built yet");
     }
     if opts.leafnodes.is_some() {
         crate::warn!("leafnodes are configured but not served yet");
