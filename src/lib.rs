@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod server;
 pub mod shard;
 pub mod subject;
+pub mod syslog;
 pub mod tls;
 pub mod websocket;
 

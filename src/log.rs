@@ -12,6 +12,8 @@ struct Logger {
     pid: u32,
     time: bool,
     file: Option<Mutex<LogFile>>,
+    /// `syslog`/`remote_syslog` (when there is no log file), and its facility.
+    syslog: Option<(Mutex<crate::syslog::Syslog>, u8)>,
 }
 
 /// The log file, reopened on SIGUSR1 (after logrotate moved it) and
@@ -39,6 +41,10 @@ pub struct Settings<'a> {
     pub file: Option<&'a Path>,
     pub size_limit: u64,
     pub max_files: usize,
+    /// `syslog: true`.
+    pub syslog: bool,
+    /// `remote_syslog: udp://host:port` (or tcp://, unix://).
+    pub remote_syslog: Option<&'a str>,
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -66,10 +72,19 @@ pub fn init(s: Settings<'_>) -> std::io::Result<()> {
         }
         None => None,
     };
+    // As nats-server: a log file first, else a remote syslog, else the
+    // local one.
+    let syslog = match (&file, s.remote_syslog, s.syslog) {
+        (Some(_), ..) => None,
+        (None, Some(url), _) => Some(crate::syslog::Syslog::remote(url)?),
+        (None, None, true) => Some(crate::syslog::Syslog::local()?),
+        (None, None, false) => None,
+    };
     let _ = LOGGER.set(Logger {
         pid: std::process::id(),
         time: s.time,
         file,
+        syslog: syslog.map(|(sink, facility)| (Mutex::new(sink), facility)),
     });
     Ok(())
 }
@@ -198,6 +213,12 @@ fn format_line(level: &str, args: std::fmt::Arguments<'_>) -> String {
 
 #[doc(hidden)]
 pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
+    if let Some((sink, facility)) = LOGGER.get().and_then(|l| l.syslog.as_ref()) {
+        let _ = sink
+            .lock()
+            .map(|mut s| s.send(*facility, level, &args.to_string()));
+        return;
+    }
     let line = format_line(level, args);
     match LOGGER.get().and_then(|l| l.file.as_ref()) {
         Some(f) => {
@@ -221,6 +242,29 @@ fn local_time() -> String {
         tm.tm_min,
         tm.tm_sec,
         nanos / 1000
+    )
+}
+
+/// Now in UTC as RFC 3339 with seconds (`2006-01-02T15:04:05Z`), as Go's
+/// syslog writer stamps network messages.
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as libc::time_t;
+    // SAFETY: gmtime_r writes only into the tm we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::gmtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
     )
 }
 

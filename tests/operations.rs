@@ -211,3 +211,40 @@ fn signals_to_nobody_say_why() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal \"bogus\""));
 }
+
+#[test]
+fn remote_syslog_gets_the_log_as_nats_server_sends_it() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let mut child = Command::new(common::binary())
+        .args(["-a", "127.0.0.1", "-p", "-1", "-r"])
+        .arg(format!("udp://127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !seen.iter().any(|m: &String| m.contains("Server is ready")) {
+        let n = receiver.recv(&mut buf).expect("a syslog message in time");
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let tag = format!(" ringnats[{}]: ", child.id());
+    let ready = seen.iter().find(|m| m.contains("Server is ready")).unwrap();
+    // A notice (5), no facility, an RFC 3339 time, the tag, the text alone.
+    assert!(
+        ready.starts_with("<5>20") && ready.contains(&tag),
+        "{ready}"
+    );
+    assert!(ready.ends_with(": Server is ready\n"), "{ready}");
+    let bad = Command::new(common::binary())
+        .args(["-r", "http://x", "-t"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("error invalid network type: \"http\""));
+}

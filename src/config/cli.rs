@@ -107,6 +107,12 @@ pub struct Cli {
     /// IO runtime: auto (io_uring, or epoll where refused), uring or epoll
     #[arg(long = "io", value_enum, default_value_t = IoMode::Auto)]
     pub io: IoMode,
+    /// Log to the local syslog daemon
+    #[arg(short = 's', long = "syslog", action = ArgAction::SetTrue)]
+    pub syslog: bool,
+    /// Log to a syslog daemon at udp://, tcp:// or unix:// ADDRESS
+    #[arg(short = 'r', long = "remote_syslog", value_name = "ADDRESS")]
+    pub remote_syslog: Option<String>,
     /// Send a signal to a running server: stop, quit, term, reopen, reload
     /// or ldm, optionally =PID or =PID_FILE
     #[arg(long = "signal", visible_alias = "sl", value_name = "SIGNAL[=PID]")]
@@ -149,6 +155,8 @@ const LONG_FLAGS: &[&str] = &[
     "io",
     "signal",
     "sl",
+    "syslog",
+    "remote_syslog",
     "version",
     "help",
 ];
@@ -199,6 +207,13 @@ impl Cli {
         }
         if let Some(p) = self.http_port {
             o.http_port = Some(p);
+        }
+        if self.syslog {
+            o.syslog = true;
+        }
+        if let Some(url) = &self.remote_syslog {
+            crate::syslog::check_url(url).map_err(ConfigError::general)?;
+            o.remote_syslog = Some(url.clone());
         }
         if let Some(a) = &self.client_advertise {
             o.client_advertise = Some(a.clone());

@@ -52,6 +52,10 @@ pub struct Options {
     pub log_size_limit: u64,
     /// `logfile_max_num`: backups kept after rotations (0: all).
     pub log_max_files: usize,
+    /// `syslog: true`: log to the local syslog daemon.
+    pub syslog: bool,
+    /// `remote_syslog`: log to this syslog address (udp://, tcp://, unix://).
+    pub remote_syslog: Option<String>,
     pub pid_file: Option<PathBuf>,
     pub http_host: Option<String>,
     pub http_port: Option<i32>,
@@ -99,6 +103,8 @@ impl Default for Options {
             log_file: None,
             log_size_limit: 0,
             log_max_files: 0,
+            syslog: false,
+            remote_syslog: None,
             pid_file: None,
             http_host: None,
             http_port: None,
@@ -404,8 +410,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("lame_duck_grace_period", "lame duck mode is not supported"),
     ("prof_port", "ringnats has no Go profiler"),
     ("ports_file_dir", "ports files are not written"),
-    ("syslog", "logging goes to stderr or log_file"),
-    ("remote_syslog", "logging goes to stderr or log_file"),
     ("log_size_limit", "log files are not rotated"),
     (
         "connect_error_reports",
@@ -495,6 +499,15 @@ impl Options {
                 }
                 "logtime" => {
                     self.logtime = r.take(read::boolean(item, &key)).unwrap_or(self.logtime)
+                }
+                "syslog" => self.syslog = r.take(read::boolean(item, &key)).unwrap_or(false),
+                "remote_syslog" | "rsyslog" => {
+                    if let Some(url) = r.take(read::string(item, &key)) {
+                        match crate::syslog::check_url(&url) {
+                            Ok(()) => self.remote_syslog = Some(url),
+                            Err(e) => r.error(item, e),
+                        }
+                    }
                 }
                 "logfile_size_limit" | "log_size_limit" => {
                     if let Some(n) = r.take(read::int(item, &key)) {

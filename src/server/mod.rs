@@ -24,8 +24,10 @@ pub fn run(opts: Options, io: IoMode) -> ExitCode {
         file: opts.log_file.as_deref(),
         size_limit: opts.log_size_limit,
         max_files: opts.log_max_files,
+        syslog: opts.syslog,
+        remote_syslog: opts.remote_syslog.as_deref(),
     }) {
-        eprintln!("ringnats: cannot open log file: {e}");
+        eprintln!("ringnats: cannot open the log: {e}");
         return ExitCode::FAILURE;
     }
     let uring = match io {
