@@ -248,3 +248,120 @@ fn remote_syslog_gets_the_log_as_nats_server_sends_it() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("error invalid network type: \"http\""));
 }
+
+#[test]
+fn lame_duck_refuses_new_clients_then_closes_the_others_one_by_one() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut server =
+        Running::start("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n");
+    let port = server.port();
+    let mut clients: Vec<BufReader<std::net::TcpStream>> = (0..3)
+        .map(|_| {
+            let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut r = BufReader::new(s);
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            r.get_mut()
+                .write_all(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n")
+                .unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            assert_eq!(line, "PONG\r\n");
+            r
+        })
+        .collect();
+    assert!(server.signal("ldm").status.success());
+    // Every client hears it, and the listener is gone.
+    for c in &mut clients {
+        let mut line = String::new();
+        c.read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("INFO {") && line.contains("\"ldm\":true"),
+            "{line}"
+        );
+    }
+    let refused = (0..100).any(|_| {
+        let r = std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
+        if !r {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        r
+    });
+    assert!(refused, "new clients were still accepted in lame duck mode");
+    // The first client closed leaves the others served: closes are spread.
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        assert!(Instant::now() < deadline, "no client was closed");
+        let mut open = None;
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.get_ref()
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            line.clear();
+            match c.read_line(&mut line) {
+                Ok(0) => {
+                    open = Some(i);
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        if let Some(i) = open {
+            break i;
+        }
+    };
+    let mut others_served = 0;
+    for (_, c) in clients.iter_mut().enumerate().filter(|(i, _)| *i != first) {
+        c.get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        if c.get_mut().write_all(b"PING\r\n").is_ok() {
+            line.clear();
+            if c.read_line(&mut line).is_ok() && line == "PONG\r\n" {
+                others_served += 1;
+            }
+        }
+    }
+    assert!(others_served >= 1, "every client was closed at once");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let log = server.wait_for_in_logs("Server Exiting..");
+    assert!(
+        log.contains("Entering lame duck mode, stop accepting new clients"),
+        "{log}"
+    );
+    assert!(log.contains("Closing existing clients"), "{log}");
+}
+
+#[test]
+fn lame_duck_times_are_checked_as_nats_server_checks_them() {
+    let check = |config: &str| {
+        let f = tempfile::Builder::new().suffix(".conf").tempfile().unwrap();
+        std::fs::write(f.path(), config).unwrap();
+        let out = Command::new(common::binary())
+            .arg("-t")
+            .arg("-c")
+            .arg(f.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, said) = check("lame_duck_duration: \"4s\"\n");
+    assert!(
+        !ok && said.contains("invalid lame_duck_duration of 4s, minimum is 30 seconds"),
+        "{said}"
+    );
+    let (ok, said) = check("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"30s\"\n");
+    assert!(
+        !ok && said.contains(
+            "lame duck grace period (30s) should be strictly lower than lame duck duration (30s)"
+        ),
+        "{said}"
+    );
+    assert!(check("lame_duck_duration: \"2m\"\nlame_duck_grace_period: \"5s\"\n").0);
+}

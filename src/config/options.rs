@@ -20,6 +20,8 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// A shard polls this long after work before it sleeps.
 pub const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(100);
 /// nats-server applies no websocket handshake timeout when none is set; we
@@ -52,6 +54,10 @@ pub struct Options {
     pub log_size_limit: u64,
     /// `logfile_max_num`: backups kept after rotations (0: all).
     pub log_max_files: usize,
+    /// Lame duck mode (SIGUSR2): new clients refused at once, the others
+    /// closed one by one over this time, after the grace period.
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
     /// `syslog: true`: log to the local syslog daemon.
     pub syslog: bool,
     /// `remote_syslog`: log to this syslog address (udp://, tcp://, unix://).
@@ -105,6 +111,8 @@ impl Default for Options {
             log_max_files: 0,
             syslog: false,
             remote_syslog: None,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             pid_file: None,
             http_host: None,
             http_port: None,
@@ -406,8 +414,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("server_tags", "ringnats does not use server tags"),
     ("default_js_domain", "ringnats has no JetStream"),
     ("ocsp", "OCSP stapling is not supported"),
-    ("lame_duck_duration", "lame duck mode is not supported"),
-    ("lame_duck_grace_period", "lame duck mode is not supported"),
     ("prof_port", "ringnats has no Go profiler"),
     ("ports_file_dir", "ports files are not written"),
     ("log_size_limit", "log files are not rotated"),
@@ -499,6 +505,32 @@ impl Options {
                 }
                 "logtime" => {
                     self.logtime = r.take(read::boolean(item, &key)).unwrap_or(self.logtime)
+                }
+                "lame_duck_duration" | "lame_duck_grace_period" => {
+                    let Some(text) = r.take(read::string(item, &key)) else {
+                        continue;
+                    };
+                    let Some(d) = read::parse_go_duration(&text) else {
+                        r.error(
+                            item,
+                            format!("error parsing {key}: time: invalid duration \"{text}\""),
+                        );
+                        continue;
+                    };
+                    if key == "lame_duck_duration" {
+                        if d < Duration::from_secs(30) {
+                            r.error(
+                                item,
+                                format!(
+                                    "invalid lame_duck_duration of {text}, minimum is 30 seconds"
+                                ),
+                            );
+                        } else {
+                            self.lame_duck_duration = d;
+                        }
+                    } else {
+                        self.lame_duck_grace_period = d;
+                    }
                 }
                 "syslog" => self.syslog = r.take(read::boolean(item, &key)).unwrap_or(false),
                 "remote_syslog" | "rsyslog" => {

@@ -61,6 +61,8 @@ pub struct Flags {
     /// own payload limit (as nats-server 2.9 does when it is not the
     /// server's).
     pub info_after_pong: bool,
+    /// It takes INFO at any time (CONNECT's `protocol` ≥ 1).
+    pub async_info: bool,
 }
 
 impl Default for Flags {
@@ -74,6 +76,7 @@ impl Default for Flags {
             headers: false,
             no_responders: false,
             info_after_pong: false,
+            async_info: false,
         }
     }
 }

@@ -37,6 +37,12 @@ pub struct ServerContext {
     next_cid: AtomicU64,
     connections: AtomicUsize,
     pub stopping: AtomicBool,
+    /// Lame duck mode: no new clients; the shards close this many of
+    /// their clients between them (see `lame_duck_closed`).
+    pub lame_duck: AtomicBool,
+    pub lame_duck_begun: tokio::sync::Notify,
+    pub lame_duck_quota: std::sync::atomic::AtomicUsize,
+    pub lame_duck_closed: std::sync::atomic::AtomicUsize,
 }
 
 impl ServerContext {
@@ -110,6 +116,10 @@ impl ServerContext {
             next_cid: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
+            lame_duck_begun: tokio::sync::Notify::new(),
+            lame_duck_quota: Default::default(),
+            lame_duck_closed: Default::default(),
         }
     }
 
@@ -189,18 +199,28 @@ impl ServerContext {
 
     /// The INFO a new client gets.
     pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, addr: SocketAddr, port: Port) {
-        self.write_info_with(out, cid, addr, port, None);
+        self.write_info_for(out, cid, addr, port, None, false);
     }
 
-    /// INFO for one connection, telling it its own payload limit where it
-    /// has one.
-    pub fn write_info_with(
+    /// A later INFO for a connection: its own payload limit where it has
+    /// one, `ldm` when the server entered lame duck mode.
+    pub fn write_later_info(&self, out: &mut Vec<u8>, client: &crate::conn::Client, ldm: bool) {
+        let port = match client.kind {
+            ConnectionType::Websocket => Port::Websocket,
+            _ => Port::Client,
+        };
+        let max_payload = client.limits().payload;
+        self.write_info_for(out, client.cid, client.addr, port, max_payload, ldm);
+    }
+
+    fn write_info_for(
         &self,
         out: &mut Vec<u8>,
         cid: u64,
         addr: SocketAddr,
         port: Port,
         max_payload: Option<u32>,
+        ldm: bool,
     ) {
         let template = match (port, &self.websocket) {
             (Port::Websocket, Some(ws)) => &ws.info,
@@ -212,6 +232,7 @@ impl ServerContext {
         if let Some(max) = max_payload {
             info.max_payload = max as usize;
         }
+        info.ldm = ldm;
         if let Some(nonce) = self.auth.nonce(cid) {
             info.nonce = nonce;
         }

@@ -217,8 +217,10 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     );
     crate::info!("Server is ready");
 
-    let signal = signals.wait();
-    crate::info!("Trapped \"{signal}\" signal");
+    match signals.wait() {
+        Stop::Signal(signal) => crate::info!("Trapped \"{signal}\" signal"),
+        Stop::LameDuck => lame_duck(&ctx, &doorbells),
+    }
     ctx.stopping.store(true, Ordering::SeqCst);
     for d in &doorbells {
         d.wake();
@@ -231,6 +233,41 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     }
     crate::info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// Lame duck mode, as nats-server runs it: the listeners close, clients
+/// that take INFO at any time hear `"ldm":true`, and after the grace
+/// period the clients are closed one by one, spread over the rest of
+/// `lame_duck_duration` (at most a second apart); then the server stops.
+fn lame_duck(ctx: &ServerContext, doorbells: &[std::sync::Arc<mailbox::Doorbell>]) {
+    crate::info!("Entering lame duck mode, stop accepting new clients");
+    ctx.lame_duck.store(true, Ordering::SeqCst);
+    ctx.lame_duck_begun.notify_waiters();
+    for d in doorbells {
+        d.wake();
+    }
+    let clients = ctx.connections();
+    if clients == 0 {
+        return;
+    }
+    let opts = &ctx.opts;
+    std::thread::sleep(opts.lame_duck_grace_period);
+    crate::info!("Closing existing clients");
+    let spread = opts
+        .lame_duck_duration
+        .saturating_sub(opts.lame_duck_grace_period)
+        .max(std::time::Duration::from_secs(1));
+    let interval = (spread / clients as u32).min(std::time::Duration::from_secs(1));
+    for i in 0..clients {
+        ctx.lame_duck_quota.store(i + 1, Ordering::SeqCst);
+        if ctx.connections() == 0 {
+            break;
+        }
+        // At least half the interval, as nats-server draws it.
+        let half = interval / 2;
+        let wait = half + half.mul_f64(fastrand::f64());
+        std::thread::sleep(wait);
+    }
 }
 
 /// The monitoring port, when `http_port` asks for one (-1: any port; 0:
@@ -307,6 +344,14 @@ fn resolve(host: &str) -> Option<IpAddr> {
     (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
+/// How the server is told to stop.
+enum Stop {
+    /// At once, by this signal.
+    Signal(&'static str),
+    /// Lame duck mode first (SIGUSR2).
+    LameDuck,
+}
+
 /// SIGINT and SIGTERM (stop), SIGUSR1 (reopen the log file), SIGHUP
 /// (reload) and SIGUSR2 (lame duck), caught from the moment this is made
 /// on; one that comes before `wait` is kept for it.
@@ -348,9 +393,8 @@ impl Signals {
         }
     }
 
-    /// Serves the signals that do not stop the server until one that does;
-    /// returns its name.
-    fn wait(self) -> &'static str {
+    /// Serves the signals that do not stop the server until one that does.
+    fn wait(self) -> Stop {
         let Signals {
             rt,
             mut term,
@@ -362,16 +406,13 @@ impl Signals {
         rt.block_on(async {
             loop {
                 tokio::select! {
-                    _ = term.recv() => return "terminated",
-                    _ = int.recv() => return "interrupt",
+                    _ = term.recv() => return Stop::Signal("terminated"),
+                    _ = int.recv() => return Stop::Signal("interrupt"),
                     _ = usr1.recv() => crate::log::reopen(),
                     _ = hup.recv() => crate::error!(
                         "Failed to reload server configuration: reload is not supported yet; the configuration in use is unchanged (restart to apply a new one)"
                     ),
-                    _ = usr2.recv() => {
-                        crate::warn!("Lame duck mode is not supported yet: stopping at once");
-                        return "user defined signal 2";
-                    }
+                    _ = usr2.recv() => return Stop::LameDuck,
                 }
             }
         })

@@ -311,7 +311,17 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     loop {
-        match listener.accept().await {
+        // Lame duck mode closes the listener (by dropping it): new clients
+        // are refused and go to another server.
+        let lame_duck = shard.ctx.lame_duck_begun.notified();
+        if shard.ctx.lame_duck.load(Ordering::SeqCst) {
+            return;
+        }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = lame_duck => return,
+        };
+        match accepted {
             Ok((stream, addr)) => {
                 if shard.ctx.stopping.load(Ordering::Relaxed) {
                     drop(stream);
@@ -363,8 +373,12 @@ async fn housekeeping(shard: Rc<Shard>) {
     let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut told_lame_duck = false;
     loop {
         ticker.tick().await;
+        if ctx.lame_duck.load(Ordering::SeqCst) {
+            lame_duck_pass(&shard, &mut told_lame_duck);
+        }
         let now = Instant::now();
         for c in shard.all_clients() {
             if !c.is_open() {
@@ -395,6 +409,40 @@ async fn housekeeping(shard: Rc<Shard>) {
         }
         shard.flush();
     }
+}
+
+/// In lame duck mode: tells the clients that take INFO at any time
+/// (once), then closes as many of this shard's clients as the server's
+/// quota lets it, each claimed from the quota the shards share.
+fn lame_duck_pass(shard: &Shard, told: &mut bool) {
+    let ctx = &shard.ctx;
+    let clients = shard.all_clients();
+    if !*told {
+        *told = true;
+        for c in clients
+            .iter()
+            .filter(|c| c.is_open() && c.flags().async_info)
+        {
+            let mut info = Vec::new();
+            ctx.write_later_info(&mut info, c, true);
+            c.out().extend_from_slice(&info);
+            shard.mark_dirty(c);
+        }
+    }
+    for c in clients.iter().filter(|c| c.is_open()) {
+        let quota = ctx.lame_duck_quota.load(Ordering::SeqCst);
+        let claimed = ctx
+            .lame_duck_closed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < quota).then_some(n + 1)
+            });
+        if claimed.is_err() {
+            break;
+        }
+        c.close_with(crate::websocket::close::GOING_AWAY, "Server Shutdown");
+        shard.mark_dirty(c);
+    }
+    shard.flush();
 }
 
 /// Sends `e` and closes the connection once it is written (for a

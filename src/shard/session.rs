@@ -618,19 +618,9 @@ fn handle(
                     info_after_pong: false,
                     ..flags
                 });
-                let port = match client.kind {
-                    ConnectionType::Websocket => Port::Websocket,
-                    _ => Port::Client,
-                };
-                let max_payload = client.limits().payload;
-                let ctx = &shard.ctx;
-                ctx.write_info_with(
-                    &mut client.out(),
-                    client.cid,
-                    client.addr,
-                    port,
-                    max_payload,
-                );
+                let mut info = Vec::new();
+                shard.ctx.write_later_info(&mut info, client, false);
+                client.out().extend_from_slice(&info);
             }
             Ok(())
         }
@@ -815,6 +805,7 @@ fn admit(
         echo: opts.echo,
         headers: opts.headers_enabled(server_headers),
         no_responders: opts.no_responders,
+        async_info: opts.protocol >= 1,
         info_after_pong: opts.protocol >= 1
             && login
                 .limits
