@@ -173,17 +173,8 @@ impl LogFile {
 
 /// The time in a backup's name: `2006.01.02.15.04.05.000000000`.
 fn backup_time() -> String {
-    let (tm, nanos) = local_tm();
-    format!(
-        "{:04}.{:02}.{:02}.{:02}.{:02}.{:02}.{:09}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        nanos
-    )
+    let (tm, nanos) = broken_down(false);
+    format!("{}.{nanos:09}", stamp(&tm, '.', '.', '.'))
 }
 
 pub fn debug_enabled() -> bool {
@@ -232,33 +223,20 @@ pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
 
 /// Local time as nats-server prints it: 2006/01/02 15:04:05.000000.
 fn local_time() -> String {
-    let (tm, nanos) = local_tm();
-    format!(
-        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        nanos / 1000
-    )
+    let (tm, nanos) = broken_down(false);
+    format!("{}.{:06}", stamp(&tm, '/', ' ', ':'), nanos / 1000)
 }
 
 /// Now in UTC as RFC 3339 with seconds (`2006-01-02T15:04:05Z`), as Go's
 /// syslog writer stamps network messages.
 pub fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: gmtime_r writes only into the tm we own.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::gmtime_r(&secs, &mut tm);
-        tm
-    };
+    format!("{}Z", stamp(&broken_down(true).0, '-', 'T', ':'))
+}
+
+/// `YYYY<d>MM<d>DD<between>hh<t>mm<t>ss`.
+fn stamp(tm: &libc::tm, date: char, between: char, time: char) -> String {
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}{date}{:02}{date}{:02}{between}{:02}{time}{:02}{time}{:02}",
         tm.tm_year + 1900,
         tm.tm_mon + 1,
         tm.tm_mday,
@@ -268,16 +246,20 @@ pub fn rfc3339_now() -> String {
     )
 }
 
-/// Now, broken down in local time, and its nanoseconds.
-fn local_tm() -> (libc::tm, u32) {
+/// Now, broken down in UTC or local time, and its nanoseconds.
+fn broken_down(utc: bool) -> (libc::tm, u32) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
-    // SAFETY: localtime_r writes only into the tm we own.
+    // SAFETY: gmtime_r and localtime_r write only into the tm we own.
     let tm = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
+        if utc {
+            libc::gmtime_r(&secs, &mut tm);
+        } else {
+            libc::localtime_r(&secs, &mut tm);
+        }
         tm
     };
     (tm, now.subsec_nanos())

@@ -15,7 +15,12 @@ use serde_json::json;
 const WS: &str = "websocket { host: 127.0.0.1, port: -1, no_tls: true, jwt_cookie: \"jwt\" }\n";
 
 fn start(io: Io, op: &Operator) -> Server {
+    start_on(io, op, 2)
+}
+
+fn start_on(io: Io, op: &Operator, shards: usize) -> Server {
     Start::new(io)
+        .shards(shards)
         .config(&format!("{}{WS}", op.config()))
         .args(&["-D"])
         .start()
@@ -310,7 +315,8 @@ io_tests! {
         let op = Operator::new()
             .with(&a, json!({"limits": {"subs": 3, "payload": 64}}))
             .with(&one, json!({"limits": {"conn": 1}}));
-        let server = start(io, &op);
+      for shards in [1, 2] {
+        let server = start_on(io, &op, shards);
         let u = KeyPair::new_user();
         for ws in [false, true] {
             // The user's own limits, below the account's.
@@ -357,6 +363,7 @@ io_tests! {
         drop(held);
         server.wait_for_log(&format!("cid:{} - Client connection closed", cid["client_id"]));
         assert_eq!(with_jwt(&server, true, &token, &u).1, "PONG", "the place was not freed");
+      }
     };
 
     a_login_ends_when_its_jwt_expires => |io| async move {

@@ -304,7 +304,8 @@ websocket { host: 127.0.0.1, port: -1, no_tls: true }
 
     io_tests! {
         are_held_for_every_connection_of_the_account => |io| async move {
-            let server = Start::new(io).config(CONFIG).start();
+          for shards in [1, 2] {
+            let server = Start::new(io).shards(shards).config(CONFIG).start();
             for ws in [false, true] {
                 let mut c = open(&server, ws);
                 c.send(LOGIN_A);
@@ -337,6 +338,7 @@ websocket { host: 127.0.0.1, port: -1, no_tls: true }
                 assert_eq!(c.line(), "PONG");
                 held.push(c);
             }
+          }
         };
     }
 

@@ -109,7 +109,7 @@ impl Imports {
                     threshold: export
                         .and_then(|x| x.threshold)
                         .unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
-                    until: i.until.map(instant_of_unix),
+                    until: i.until.map(super::jwt::instant_of),
                 };
                 if i.service {
                     imports.services[importer as usize].push(route(exporter));
@@ -190,10 +190,4 @@ impl Imports {
         }
         Some((o.account, o.reply.clone()))
     }
-}
-
-/// The instant a Unix time (seconds) falls on, from now.
-pub fn instant_of_unix(unix: i64) -> Instant {
-    let ahead = unix.saturating_sub(super::jwt::unix_now()).max(0) as u64;
-    Instant::now() + Duration::from_secs(ahead)
 }

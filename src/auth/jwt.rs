@@ -101,6 +101,24 @@ pub trait Kind: DeserializeOwned {
     fn version(&self) -> i64;
 }
 
+/// Declares a claims kind: its `nats.type`, the kinds of key of its
+/// subject and of its issuer (its `nats` object has `kind` and `version`).
+macro_rules! kind {
+    ($claims:ident, $type:literal, $subject:ident, $issuer:ident) => {
+        impl Kind for $claims {
+            const TYPE: &'static str = $type;
+            const SUBJECT: KeyKind = KeyKind::$subject;
+            const ISSUER: KeyKind = KeyKind::$issuer;
+            fn claimed_type(&self) -> &str {
+                &self.kind
+            }
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    };
+}
+
 #[derive(Deserialize)]
 struct Header {
     #[serde(default)]
@@ -170,6 +188,12 @@ pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The instant a Unix time (seconds) falls on, from now.
+pub fn instant_of(unix: i64) -> std::time::Instant {
+    let ahead = unix.saturating_sub(unix_now()).max(0) as u64;
+    std::time::Instant::now() + std::time::Duration::from_secs(ahead)
 }
 
 impl<N> Claims<N> {
@@ -280,17 +304,7 @@ pub struct User {
     pub issuer_account: String,
 }
 
-impl Kind for User {
-    const TYPE: &'static str = "user";
-    const SUBJECT: KeyKind = KeyKind::User;
-    const ISSUER: KeyKind = KeyKind::Account;
-    fn claimed_type(&self) -> &str {
-        &self.kind
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+kind!(User, "user", User, Account);
 
 /// An account's limits; -1: none, and left out: 0 (no connection at all,
 /// as nats-server reads a JWT without them).
@@ -398,17 +412,7 @@ pub struct Account {
     pub imports: Vec<JwtImport>,
 }
 
-impl Kind for Account {
-    const TYPE: &'static str = "account";
-    const SUBJECT: KeyKind = KeyKind::Account;
-    const ISSUER: KeyKind = KeyKind::Operator;
-    fn claimed_type(&self) -> &str {
-        &self.kind
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+kind!(Account, "account", Account, Operator);
 
 /// An operator's claims.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -424,17 +428,7 @@ pub struct Operator {
     pub strict_signing_key_usage: bool,
 }
 
-impl Kind for Operator {
-    const TYPE: &'static str = "operator";
-    const SUBJECT: KeyKind = KeyKind::Operator;
-    const ISSUER: KeyKind = KeyKind::Operator;
-    fn claimed_type(&self) -> &str {
-        &self.kind
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+kind!(Operator, "operator", Operator, Operator);
 
 /// An activation: the exporting account lets one account import a
 /// private export.
@@ -448,14 +442,4 @@ pub struct Activation {
     pub issuer_account: String,
 }
 
-impl Kind for Activation {
-    const TYPE: &'static str = "activation";
-    const SUBJECT: KeyKind = KeyKind::Account;
-    const ISSUER: KeyKind = KeyKind::Account;
-    fn claimed_type(&self) -> &str {
-        &self.kind
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+kind!(Activation, "activation", Account, Account);

@@ -795,7 +795,7 @@ fn admit(
     client.expire_at(
         login
             .expires
-            .map(|(at, account)| (crate::auth::imports::instant_of_unix(at), account)),
+            .map(|(at, account)| (crate::auth::jwt::instant_of(at), account)),
     );
     client.set_permissions(login.permissions, login.user);
     client.set_flags(Flags {
