@@ -375,32 +375,15 @@ fn write_deadline_closes_a_subscriber_that_stops_reading() {
     }
 }
 
-/// `http_port` (`-m`): the monitor answers `/healthz` as nats-server does;
-/// what is not built yet is a 404, never a hang.
+/// `http_port` (`-m`): the monitor answers on the port it logged, and
+/// the clients' port is unaffected.
 #[test]
 fn the_http_monitor_answers_healthz() {
-    use std::io::{Read, Write};
     let server = Start::new(Io::Epoll).args(&["-m", "-1"]).start();
-    let line = server.wait_for_log("Starting http monitor on ");
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    let get = |path: &str| {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
-    let ok = get("/healthz");
-    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-    assert!(
-        ok.contains("Content-Type: application/json") && ok.ends_with("{\"status\":\"ok\"}"),
-        "{ok}"
-    );
-    assert!(get("/varz").starts_with("HTTP/1.1 404 "));
-    // The clients' port is unaffected.
+    let port = common::monitor_port(&server);
+    let (status, body) = common::http_get(port, "/healthz");
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
+    assert_eq!(common::http_get(port, "/nothing").0, 404);
     let (mut c, _) = Raw::connect(&server);
     c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
     assert_eq!(c.line(), "PONG");

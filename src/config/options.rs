@@ -39,6 +39,8 @@ pub struct Options {
     pub max_payload: u32,
     pub max_control_line: u32,
     pub max_connections: usize,
+    /// Closed connections monitoring remembers.
+    pub max_closed_clients: usize,
     pub max_pending: i64,
     /// 0: no limit.
     pub max_subscriptions: usize,
@@ -65,6 +67,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     pub http_host: Option<String>,
     pub http_port: Option<i32>,
+    /// Monitoring endpoints are served under this path ("": the root).
+    pub http_base_path: String,
     /// Shards (threads, one per core); `None`: one per available core.
     pub shards: Option<usize>,
     /// How long a shard keeps polling after work before it sleeps (zero:
@@ -97,6 +101,7 @@ impl Default for Options {
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_closed_clients: crate::shard::report::DEFAULT_MAX_CLOSED,
             max_pending: DEFAULT_MAX_PENDING,
             max_subscriptions: 0,
             ping_interval: DEFAULT_PING_INTERVAL,
@@ -116,6 +121,7 @@ impl Default for Options {
             pid_file: None,
             http_host: None,
             http_port: None,
+            http_base_path: String::new(),
             shards: None,
             idle_spin: DEFAULT_IDLE_SPIN,
             auth: Authorization::default(),
@@ -428,7 +434,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
     ("max_traced_msg_len", "traced messages are not truncated"),
     ("https", "the monitoring port serves plain HTTP"),
     ("https_port", "the monitoring port serves plain HTTP"),
-    ("http_base_path", "monitoring is served at the root"),
     (
         "allow_non_tls",
         "TLS stays required on the client port: plain clients are refused",
@@ -563,6 +568,16 @@ impl Options {
                         self.http_port = Some(port);
                     }
                 }
+                "http_base_path" => {
+                    if let Some(p) = r.take(read::string(item, &key)) {
+                        let p = p.trim_matches('/');
+                        self.http_base_path = if p.is_empty() {
+                            String::new()
+                        } else {
+                            format!("/{p}")
+                        };
+                    }
+                }
                 "http_port" | "monitor_port" => {
                     self.http_port = r.take(read::port(item, &key)).or(self.http_port)
                 }
@@ -594,6 +609,15 @@ impl Options {
                             0 => DEFAULT_MAX_CONNECTIONS,
                             n if n < 0 => 0,
                             n => n as usize,
+                        };
+                    }
+                }
+                "max_closed_clients" => {
+                    if let Some(n) = r.take(read::int(item, &key)) {
+                        // nats-server: 0 means the default.
+                        self.max_closed_clients = match n {
+                            0 => crate::shard::report::DEFAULT_MAX_CLOSED,
+                            n => n.max(0) as usize,
                         };
                     }
                 }

@@ -62,6 +62,16 @@ impl Liveness {
         self.expires = at;
     }
 
+    /// When the connection was accepted.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// When the client last sent something.
+    pub fn last_read(&self) -> Instant {
+        self.last_read
+    }
+
     /// The client sent something.
     pub fn read(&mut self, now: Instant) {
         self.last_read = now;

@@ -23,10 +23,50 @@ use crate::protocol::ProtocolError;
 use crate::websocket::transport::{WsWriter, ROOM};
 
 pub mod liveness;
+mod reason;
 pub mod subs;
 
 pub use liveness::{Due, Liveness, Policy};
+pub use reason::Reason;
 pub use subs::{Added, Sub, Subs};
+
+/// Messages and payload bytes (headers included) a connection sent and
+/// received, as nats-server counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.in_msgs += o.in_msgs;
+        self.out_msgs += o.out_msgs;
+        self.in_bytes += o.in_bytes;
+        self.out_bytes += o.out_bytes;
+    }
+}
+
+/// A TLS session as monitoring names it (nats-server's words: "1.3",
+/// Go's cipher suite names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsSummary {
+    pub version: &'static str,
+    pub cipher: &'static str,
+}
+
+/// What a connection said of itself in CONNECT and who it logged in as.
+#[derive(Clone, Debug, Default)]
+pub struct About {
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub version: Option<String>,
+    /// The user, NKEY or JWT subject it authenticated as.
+    pub user: Option<String>,
+    pub tls: Option<TlsSummary>,
+}
 
 /// Deliveries written to a connection for one subscription.
 pub struct Delivered {
@@ -100,7 +140,12 @@ pub struct Client {
     /// What its user may publish and subscribe to; `None`: anything.
     permissions: RefCell<Option<Box<ConnPermissions>>>,
     flags: Cell<Flags>,
-    name: RefCell<Option<String>>,
+    /// What monitoring tells of it beyond the counters (boxed: set once
+    /// at CONNECT, read only when asked).
+    about: RefCell<Option<Box<About>>>,
+    /// Why it closed, the first reason given (`None` when it ends: the
+    /// client closed it).
+    reason: Cell<Option<Reason>>,
     state: Cell<State>,
     /// Bytes waiting to be written.
     out: RefCell<Vec<u8>>,
@@ -120,6 +165,18 @@ pub struct Client {
     counted: Cell<bool>,
     msgs_in: Cell<u64>,
     msgs_out: Cell<u64>,
+    /// Payload bytes (headers included), as nats-server counts them.
+    bytes_in: Cell<u64>,
+    bytes_out: Cell<u64>,
+    /// Header bytes of messages delivered without them (nats-server's
+    /// server-wide out_bytes counts them; the connection's does not).
+    headers_stripped: Cell<u64>,
+    /// The last time output reached the socket.
+    last_written: Cell<Instant>,
+    /// The round trip: from accept to CONNECT at first, then from the
+    /// server's last PING to its PONG (`ping_sent`).
+    rtt: Cell<std::time::Duration>,
+    ping_sent: Cell<Option<Instant>>,
     /// A WebSocket client's framing state; its outbound buffer starts with
     /// `ROOM` bytes kept for the frame header.
     ws: Option<Box<WsWriter>>,
@@ -143,7 +200,8 @@ impl Client {
             account: Cell::new(0),
             permissions: RefCell::new(None),
             flags: Cell::new(Flags::default()),
-            name: RefCell::new(None),
+            about: RefCell::new(None),
+            reason: Cell::new(None),
             state: Cell::new(State::Open),
             out: RefCell::new(vec![0; base]),
             in_flight: Cell::new(0),
@@ -156,6 +214,12 @@ impl Client {
             counted: Cell::new(false),
             msgs_in: Cell::new(0),
             msgs_out: Cell::new(0),
+            bytes_in: Cell::new(0),
+            bytes_out: Cell::new(0),
+            headers_stripped: Cell::new(0),
+            last_written: Cell::new(now),
+            rtt: Cell::new(std::time::Duration::ZERO),
+            ping_sent: Cell::new(None),
             ws: ws.map(Box::new),
         }
     }
@@ -240,12 +304,20 @@ impl Client {
         self.flags.set(flags);
     }
 
-    pub fn set_name(&self, name: Option<String>) {
-        *self.name.borrow_mut() = name;
+    /// What CONNECT and the login said of the client (for monitoring).
+    pub fn set_about(&self, about: About) {
+        *self.about.borrow_mut() = Some(Box::new(about));
     }
 
-    pub fn name(&self) -> Option<String> {
-        self.name.borrow().clone()
+    /// The TLS session's version and cipher suite, once the handshake is
+    /// done (kept across a later CONNECT).
+    pub fn set_tls(&self, tls: Option<TlsSummary>) {
+        let mut about = self.about.borrow_mut();
+        about.get_or_insert_with(Default::default).tls = tls;
+    }
+
+    pub fn about(&self) -> std::cell::Ref<'_, Option<Box<About>>> {
+        self.about.borrow()
     }
 
     // --- life ------------------------------------------------------------
@@ -256,6 +328,24 @@ impl Client {
 
     pub fn is_open(&self) -> bool {
         self.state.get() == State::Open
+    }
+
+    /// Starts closing for `reason` (the first one given is kept).
+    pub fn close_for(&self, reason: Reason, flush: bool) {
+        self.note_reason(reason);
+        self.close(flush);
+    }
+
+    /// Keeps `reason` as why the connection ends, unless one is kept.
+    pub fn note_reason(&self, reason: Reason) {
+        if self.reason.get().is_none() {
+            self.reason.set(Some(reason));
+        }
+    }
+
+    /// Why it closed (the client closed it when no reason was given).
+    pub fn reason(&self) -> Reason {
+        self.reason.get().unwrap_or(Reason::ClientClosed)
     }
 
     /// Starts closing; the writer finishes the job. Never reopens.
@@ -273,12 +363,40 @@ impl Client {
         self.update_liveness(|l| l.read(now));
     }
 
-    /// The client answered a PING.
+    /// The client answered a PING (the server's: the round trip is
+    /// measured).
     pub fn ponged(&self) {
+        if let Some(sent) = self.ping_sent.take() {
+            self.rtt.set(sent.elapsed());
+        }
         self.update_liveness(Liveness::pong);
     }
 
-    /// What the periodic check finds due at `now` (see [`Liveness::check`]).
+    /// The server sent a PING at `now`.
+    pub fn pinged(&self, now: Instant) {
+        self.ping_sent.set(Some(now));
+    }
+
+    /// CONNECT came at `now`: the first estimate of the round trip.
+    pub fn connected_at(&self, now: Instant) {
+        let created = self.liveness.get().created();
+        self.rtt.set(now.saturating_duration_since(created));
+    }
+
+    pub fn rtt(&self) -> std::time::Duration {
+        self.rtt.get()
+    }
+
+    /// When the connection was accepted.
+    pub fn started(&self) -> Instant {
+        self.liveness.get().created()
+    }
+
+    /// The last time the client sent something or output reached it.
+    pub fn last_activity(&self) -> Instant {
+        self.liveness.get().last_read().max(self.last_written.get())
+    }
+
     /// Its login's own limits.
     pub fn limits(&self) -> crate::auth::Limits {
         self.limits.get()
@@ -355,6 +473,11 @@ impl Client {
         self.subs.borrow().keys()
     }
 
+    /// Its subscriptions, to read.
+    pub fn subs(&self) -> std::cell::Ref<'_, Subs> {
+        self.subs.borrow()
+    }
+
     pub fn has_subs(&self) -> bool {
         !self.subs.borrow().is_empty()
     }
@@ -376,14 +499,16 @@ impl Client {
 
     /// Up to `available` messages for subscription `key`, written by
     /// `write(out, sid, n, headers)` (`headers`: whether the client reads
-    /// HMSG) and counted. `None`: no such subscription.
+    /// HMSG), which returns their payload bytes (sent, and headers left
+    /// out for a client that does not read them); counted. `None`: no
+    /// such subscription.
     #[inline(always)]
     pub fn deliver(
         &self,
         key: usize,
         available: usize,
         subject: &[u8],
-        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
+        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool) -> (u64, u64),
     ) -> Option<Delivered> {
         let headers = self.flags().headers;
         let mut out = self.out.borrow_mut();
@@ -393,13 +518,19 @@ impl Client {
                 .as_ref()
                 .is_some_and(|p| p.denies_delivery(subject, queue))
         };
+        let mut bytes = (0, 0);
         let subs::Delivered { count, expired } =
             self.subs
                 .borrow_mut()
                 .deliver(key, available, denied, |sid, n| {
-                    write(&mut out, sid, n, headers)
+                    bytes = write(&mut out, sid, n, headers)
                 })?;
         self.msgs_out.set(self.msgs_out.get() + count as u64);
+        self.bytes_out.set(self.bytes_out.get() + bytes.0);
+        if bytes.1 > 0 {
+            self.headers_stripped
+                .set(self.headers_stripped.get() + bytes.1);
+        }
         Some(Delivered {
             count,
             expired,
@@ -449,6 +580,11 @@ impl Client {
     /// The batch taken last is written (or failed).
     pub fn written(&self) {
         self.in_flight.set(0);
+    }
+
+    /// Output reached the socket at `now`.
+    pub fn wrote_at(&self, now: Instant) {
+        self.last_written.set(now);
     }
 
     /// Resolves when there may be output to write or the state changed.
@@ -506,16 +642,25 @@ impl Client {
 
     // --- counters ----------------------------------------------------------
 
-    /// One message published by the client.
-    pub fn count_in(&self) {
+    /// One message of `size` payload bytes published by the client.
+    #[inline]
+    pub fn count_in(&self, size: usize) {
         self.msgs_in.set(self.msgs_in.get() + 1);
+        self.bytes_in.set(self.bytes_in.get() + size as u64);
     }
 
-    pub fn msgs_in(&self) -> u64 {
-        self.msgs_in.get()
+    /// Header bytes left out of deliveries to it.
+    pub fn headers_stripped(&self) -> u64 {
+        self.headers_stripped.get()
     }
 
-    pub fn msgs_out(&self) -> u64 {
-        self.msgs_out.get()
+    /// Messages and payload bytes in and out.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            in_msgs: self.msgs_in.get(),
+            out_msgs: self.msgs_out.get(),
+            in_bytes: self.bytes_in.get(),
+            out_bytes: self.bytes_out.get(),
+        }
     }
 }

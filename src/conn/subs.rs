@@ -20,6 +20,18 @@ pub struct Sub {
     filtered: bool,
 }
 
+impl Sub {
+    /// Messages delivered to it so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Its auto-unsubscribe limit (UNSUB sid max).
+    pub fn max(&self) -> Option<u64> {
+        self.max
+    }
+}
+
 /// What a SUB did to the table.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Added {
@@ -49,6 +61,11 @@ impl Subs {
 
     pub fn is_empty(&self) -> bool {
         self.slab.is_empty()
+    }
+
+    /// Every subscription, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Sub> {
+        self.slab.iter().map(|(_, s)| s)
     }
 
     /// SUB: checked in nats-server's order, the limit (`limit`, 0: none),

@@ -1,6 +1,50 @@
-//! HTTP monitoring on `http_port`, as nats-server serves it, as far as it
-//! is built: `/healthz` (and `/`, which lists what is served). Pure: a
-//! request head in, a response out; the listener is in `net::http`.
+//! HTTP monitoring on `http_port`, as nats-server serves it: `/varz`,
+//! `/connz`, `/subsz`, `/accountz`, `/leafz`, `/routez`, `/healthz`, `/`
+//! (the index) and `/metrics` (the same figures for Prometheus). Pure: a
+//! request head and a [`Source`] of figures in, a response out. The
+//! listener is in `net::http`; the figures come from the shards
+//! (`shard::report`).
+
+mod accountz;
+mod connz;
+mod metrics;
+pub mod report;
+mod request;
+mod subsz;
+pub mod time;
+mod varz;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use request::Request;
+
+use crate::server::ServerContext;
+use report::{Ask, ConnReport, ShardReport, Totals};
+
+/// Where the endpoints get their figures.
+pub trait Source {
+    fn ctx(&self) -> &ServerContext;
+    /// Every shard's answer to `ask`.
+    fn ask(&self, ask: &Ask) -> Vec<ShardReport>;
+    /// The closed connections, oldest first.
+    fn closed(&self) -> Vec<ConnReport>;
+    /// The process's memory and CPU use.
+    fn process(&self) -> Process;
+}
+
+/// What the process uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Process {
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// CPU use in percent of one core (may pass 100 with several shards).
+    pub cpu: f64,
+}
+
+/// Requests served, by endpoint (`/varz`'s `http_req_stats`).
+pub type RequestStats = BTreeMap<String, u64>;
 
 /// An answer to one request.
 #[derive(Debug, PartialEq, Eq)]
@@ -11,11 +55,28 @@ pub struct Response {
 }
 
 impl Response {
-    fn json(status: u16, body: &str) -> Response {
+    fn json(value: &impl Serialize) -> Response {
         Response {
-            status,
+            status: 200,
             content_type: "application/json",
-            body: body.as_bytes().to_vec(),
+            body: serde_json::to_vec_pretty(value).unwrap_or_default(),
+        }
+    }
+
+    /// nats-server's answer to bad parameters: 400 and the error's text.
+    fn bad_request(text: impl Into<String>) -> Response {
+        Response {
+            status: 400,
+            content_type: "text/plain; charset=utf-8",
+            body: text.into().into_bytes(),
+        }
+    }
+
+    fn not_found() -> Response {
+        Response {
+            status: 404,
+            content_type: "text/plain; charset=utf-8",
+            body: b"404 page not found\n".to_vec(),
         }
     }
 
@@ -25,86 +86,135 @@ impl Response {
             200 => "OK",
             400 => "Bad Request",
             404 => "Not Found",
-            405 => "Method Not Allowed",
             _ => "Error",
         }
     }
 
-    /// The whole HTTP/1.1 response, the connection closed after it.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The whole HTTP/1.1 response, the connection closed after it (for a
+    /// HEAD request, without the body).
+    pub fn to_bytes(&self, head_only: bool) -> Vec<u8> {
         let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.status,
             self.reason(),
             self.content_type,
             self.body.len()
         )
         .into_bytes();
-        out.extend_from_slice(&self.body);
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
         out
     }
 }
 
-/// The endpoints served so far.
-const SERVED: [&str; 1] = ["/healthz"];
+/// The endpoints, in the index's order.
+const ENDPOINTS: [&str; 8] = [
+    "/varz",
+    "/connz",
+    "/routez",
+    "/leafz",
+    "/subsz",
+    "/accountz",
+    "/healthz",
+    "/metrics",
+];
 
-/// Answers a request head (`GET /path?query HTTP/1.1` and its headers).
-pub fn answer(head: &[u8]) -> Response {
-    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Response::json(400, "{\"error\":\"bad request\"}");
+/// Answers one request; `stats` counts it.
+pub fn answer(req: &Request, src: &dyn Source, stats: &mut RequestStats) -> Response {
+    let base = src.ctx().opts.http_base_path.trim_end_matches('/');
+    let Some(path) = req.path.strip_prefix(base) else {
+        return Response::not_found();
     };
-    if !version.starts_with("HTTP/1.") {
-        return Response::json(400, "{\"error\":\"bad request\"}");
+    let path = match path {
+        "" => "/",
+        p => p,
+    };
+    if path == "/" || ENDPOINTS.contains(&path) {
+        *stats.entry(path.to_string()).or_default() += 1;
     }
-    if method != "GET" && method != "HEAD" {
-        return Response::json(405, "{\"error\":\"method not allowed\"}");
+    let now = std::time::SystemTime::now();
+    let ctx = src.ctx();
+    match path {
+        "/" => index(base),
+        "/varz" => Response::json(&varz::varz(src, stats, now)),
+        "/connz" => match connz::Query::from(req) {
+            Ok(q) => match connz::connz(src, &q, now) {
+                Ok(c) => Response::json(&c),
+                Err(e) => Response::bad_request(e),
+            },
+            Err(e) => Response::bad_request(e),
+        },
+        "/subsz" | "/subscriptionsz" => match subsz::Query::from(req) {
+            Ok(q) => Response::json(&subsz::subsz(src, &q, now)),
+            Err(e) => Response::bad_request(e),
+        },
+        "/accountz" => accountz::accountz(src, req, now),
+        "/leafz" => Response::json(&Leafz {
+            server_id: &ctx.server_id,
+            now: time::rfc3339_nano(now),
+            leafnodes: 0,
+            leafs: None,
+        }),
+        "/routez" => Response::json(&Routez {
+            server_id: &ctx.server_id,
+            now: time::rfc3339_nano(now),
+            num_routes: 0,
+            routes: Vec::new(),
+        }),
+        // nats-server writes this one compact.
+        "/healthz" => Response {
+            status: 200,
+            content_type: "application/json",
+            body: b"{\"status\":\"ok\"}".to_vec(),
+        },
+        "/metrics" => Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: metrics::metrics(src, stats, now).into_bytes(),
+        },
+        _ => Response::not_found(),
     }
-    let path = target.split('?').next().unwrap_or("");
-    match path.trim_end_matches('/') {
-        "/healthz" => Response::json(200, "{\"status\":\"ok\"}"),
-        "" => {
-            let links: String = SERVED
-                .iter()
-                .map(|p| format!("<a href=\"{p}\">{}</a><br>\n", &p[1..]))
-                .collect();
-            Response {
-                status: 200,
-                content_type: "text/html; charset=utf-8",
-                body: format!("<html><body>\n<h1>ringnats</h1>\n{links}</body></html>\n")
-                    .into_bytes(),
-            }
-        }
-        _ => Response::json(404, "{\"error\":\"not found\"}"),
+}
+
+/// The sum of every shard's totals.
+fn totals(reports: &[ShardReport]) -> Totals {
+    let mut t = Totals::default();
+    for r in reports {
+        t += r.totals;
     }
+    t
+}
+
+/// The index page: a link to each endpoint.
+fn index(base: &str) -> Response {
+    let links: String = ENDPOINTS
+        .iter()
+        .map(|p| format!("<a href=\"{base}{p}\">{}</a><br>\n", &p[1..]))
+        .collect();
+    Response {
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        body: format!("<html><body>\n<h1>ringnats</h1>\n{links}</body></html>\n").into_bytes(),
+    }
+}
+
+#[derive(Serialize)]
+struct Leafz<'a> {
+    server_id: &'a str,
+    now: String,
+    leafnodes: u32,
+    /// nats-server writes `null` when there are none.
+    leafs: Option<Vec<()>>,
+}
+
+#[derive(Serialize)]
+struct Routez<'a> {
+    server_id: &'a str,
+    now: String,
+    num_routes: u32,
+    routes: Vec<()>,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn healthz_and_the_rest() {
-        let ok = answer(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(
-            (ok.status, &ok.body[..]),
-            (200, &b"{\"status\":\"ok\"}"[..])
-        );
-        assert_eq!(
-            answer(b"GET /healthz?js-enabled-only=true HTTP/1.1\r\n\r\n").status,
-            200
-        );
-        assert_eq!(answer(b"GET / HTTP/1.1\r\n\r\n").status, 200);
-        assert_eq!(answer(b"GET /varz HTTP/1.1\r\n\r\n").status, 404);
-        assert_eq!(answer(b"POST /healthz HTTP/1.1\r\n\r\n").status, 405);
-        assert_eq!(answer(b"garbage").status, 400);
-        assert_eq!(answer(b"").status, 400);
-        let bytes = ok.to_bytes();
-        assert!(bytes.starts_with(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
-        ));
-    }
-}
+mod tests;

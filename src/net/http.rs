@@ -1,20 +1,35 @@
 //! The monitoring port's listener: one thread, one request per connection,
 //! answered by `monitor::answer` and closed. A slow client is given up on
-//! after a few seconds; monitoring never touches the shards' threads.
+//! after a few seconds. The figures come from the shards, each asked over
+//! its channel and answering on its own thread (`shard::report`); the
+//! process's memory and CPU from /proc.
 
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::monitor::report::{Ask, ConnReport, ShardReport};
+use crate::monitor::{self, Process, Request, RequestStats, Source};
+use crate::server::ServerContext;
 
 /// A request head is read within this time, up to `MAX_HEAD` bytes.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_HEAD: usize = 8 * 1024;
+/// How long the shards have to answer.
+const PATIENCE: Duration = Duration::from_secs(2);
 
 /// Serves `listener` on a thread of its own until the process ends.
-pub fn serve(listener: TcpListener) -> std::io::Result<()> {
+pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("monitor".into())
         .spawn(move || {
+            let live = Live {
+                ctx,
+                cpu: Cell::new(None),
+            };
+            let mut stats = RequestStats::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
@@ -27,9 +42,78 @@ pub fn serve(listener: TcpListener) -> std::io::Result<()> {
                         Ok(n) => head.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let response = crate::monitor::answer(&head);
-                let _ = stream.write_all(&response.to_bytes());
+                let bytes = match Request::parse(&head) {
+                    Some(req) => monitor::answer(&req, &live, &mut stats)
+                        .to_bytes(req.method == "HEAD"),
+                    None => b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec(),
+                };
+                let _ = stream.write_all(&bytes);
             }
         })?;
     Ok(())
+}
+
+/// The running server, as the endpoints see it.
+struct Live {
+    ctx: Arc<ServerContext>,
+    /// The CPU time used and the instant at the last request.
+    cpu: Cell<Option<(Duration, Instant)>>,
+}
+
+impl Source for Live {
+    fn ctx(&self) -> &ServerContext {
+        &self.ctx
+    }
+
+    fn ask(&self, ask: &Ask) -> Vec<ShardReport> {
+        self.ctx.monitor.ask(ask, PATIENCE)
+    }
+
+    fn closed(&self) -> Vec<ConnReport> {
+        self.ctx.monitor.closed()
+    }
+
+    fn process(&self) -> Process {
+        let now = Instant::now();
+        let used = cpu_time().unwrap_or_default();
+        // Since the last request, or since the start for the first one.
+        let (before, since) = self.cpu.get().unwrap_or_else(|| {
+            let up = self.ctx.started.elapsed().unwrap_or_default();
+            (Duration::ZERO, now.checked_sub(up).unwrap_or(now))
+        });
+        self.cpu.set(Some((used, now)));
+        let wall = now.duration_since(since).as_secs_f64();
+        let cpu = if wall > 0.0 {
+            used.saturating_sub(before).as_secs_f64() / wall * 100.0
+        } else {
+            0.0
+        };
+        Process {
+            rss: resident_bytes().unwrap_or(0),
+            cpu,
+        }
+    }
+}
+
+/// The process's resident memory, from /proc/self/statm.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * page.max(1) as u64)
+}
+
+/// User and system CPU time the process has used, from /proc/self/stat.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / ticks))
 }

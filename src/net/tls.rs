@@ -104,6 +104,26 @@ impl<S: Stream> TlsStream<S> {
         Some(conn.peer_certificates()?.first()?.to_vec())
     }
 
+    /// The session's protocol version and cipher suite as nats-server's
+    /// monitoring names them ("1.3", Go's suite names).
+    pub fn summary(&self) -> Option<(&'static str, &'static str)> {
+        let conn = self.conn.borrow();
+        let version = match conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "1.2",
+            _ => "unknown",
+        };
+        let suite = conn.negotiated_cipher_suite()?.suite().as_str()?;
+        // rustls names TLS 1.3 suites TLS13_*, Go names them TLS_*.
+        let suite = match suite {
+            "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+            "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+            "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+            other => other,
+        };
+        Some((version, suite))
+    }
+
     /// Runs rustls over the buffered ciphertext until it needs more:
     /// handshake records and alerts join `outgoing`, decrypted records
     /// go into the spare capacity of `into` (the rest, and all of them

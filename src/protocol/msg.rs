@@ -117,6 +117,18 @@ impl<'a> Outgoing<'a> {
         self.subject
     }
 
+    /// What the counters count of one delivery: the payload bytes sent
+    /// (headers included when the receiver reads them), and the header
+    /// bytes left out for a receiver that does not.
+    pub fn counted(&self, headers: bool) -> (u64, u64) {
+        let whole = self.message.len() as u64;
+        if headers || self.header_len == 0 {
+            (whole, 0)
+        } else {
+            (whole - self.header_len as u64, self.header_len as u64)
+        }
+    }
+
     pub fn reply(&self) -> Option<&'a [u8]> {
         self.reply
     }
@@ -185,6 +197,8 @@ pub struct MsgRun {
     body: Vec<u8>,
     /// Where each message ends in `body`.
     ends: Vec<usize>,
+    /// The payload bytes of the messages up to each one, for the counters.
+    payloads: Vec<u64>,
 }
 
 impl MsgRun {
@@ -194,6 +208,7 @@ impl MsgRun {
         write_head(&mut self.head, subject);
         self.body.clear();
         self.ends.clear();
+        self.payloads.clear();
     }
 
     /// The run's subject.
@@ -208,6 +223,13 @@ impl MsgRun {
         self.body.extend_from_slice(payload);
         self.body.extend_from_slice(CRLF);
         self.ends.push(self.body.len());
+        let before = self.payloads.last().copied().unwrap_or(0);
+        self.payloads.push(before + payload.len() as u64);
+    }
+
+    /// The payload bytes of the first `n` messages.
+    pub fn payload_bytes(&self, n: usize) -> u64 {
+        n.checked_sub(1).map_or(0, |i| self.payloads[i])
     }
 
     /// Messages in the run.

@@ -43,6 +43,12 @@ pub struct ServerContext {
     pub lame_duck_begun: tokio::sync::Notify,
     pub lame_duck_quota: std::sync::atomic::AtomicUsize,
     pub lame_duck_closed: std::sync::atomic::AtomicUsize,
+    /// Where monitoring reaches the shards and finds closed connections.
+    pub monitor: crate::shard::report::Desk,
+    /// When the server started, for monitoring.
+    pub started: std::time::SystemTime,
+    /// The monitoring port, once bound (0: none).
+    pub http_port: u16,
 }
 
 impl ServerContext {
@@ -101,6 +107,7 @@ impl ServerContext {
                 .unwrap_or(liveness.ping_interval),
             ..liveness
         };
+        let max_closed = opts.max_closed_clients;
         ServerContext {
             opts,
             accounts,
@@ -120,7 +127,23 @@ impl ServerContext {
             lame_duck_begun: tokio::sync::Notify::new(),
             lame_duck_quota: Default::default(),
             lame_duck_closed: Default::default(),
+            monitor: crate::shard::report::Desk::new(max_closed),
+            started: std::time::SystemTime::now(),
+            http_port: 0,
         }
+    }
+
+    /// The client port's INFO, as every client gets it.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The system account's name (nats-server's `$SYS` when none is set).
+    pub fn system_account(&self) -> &str {
+        self.opts
+            .system_account
+            .as_ref()
+            .map_or("$SYS", |(name, _)| name.as_str())
     }
 
     pub fn next_client_id(&self) -> u64 {

@@ -141,6 +141,9 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     if let Some(p) = ws_port {
         ctx.websocket_listening(p, ws_tls);
     }
+    if let Some((listener, _)) = &monitor {
+        ctx.http_port = listener.local_addr().map_or(0, |a| a.port());
+    }
     let ctx = Arc::new(ctx);
     crate::info!("Starting ringnats");
     crate::info!("  Version:  {}", crate::VERSION);
@@ -160,7 +163,7 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     warn_unserved(&ctx.opts);
     if let Some((listener, shown)) = monitor {
         crate::info!("Starting http monitor on {shown}");
-        if let Err(e) = net::http::serve(listener) {
+        if let Err(e) = net::http::serve(listener, ctx.clone()) {
             crate::fatal!("cannot start the http monitor: {e}");
             return ExitCode::FAILURE;
         }
@@ -297,9 +300,6 @@ fn bind_monitor(opts: &Options) -> Result<Option<(std::net::TcpListener, String)
 
 /// Listeners the configuration asks for that this build does not serve yet.
 fn warn_unserved(opts: &Options) {
-    if opts.http_port.is_some_and(|p| p != 0) {
-        crate::warn!("the http monitor serves /healthz only so far: /varz, /connz and the rest are not built yet");
-    }
     if opts.leafnodes.is_some() {
         crate::warn!("leafnodes are configured but not served yet");
     }

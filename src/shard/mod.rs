@@ -23,6 +23,7 @@ use crate::subject::SubjectIndex;
 
 pub mod envelope;
 pub mod mailbox;
+pub mod report;
 mod route;
 mod run;
 pub mod session;
@@ -117,6 +118,8 @@ pub struct Shard {
     /// Some user answers requests by `allow_responses`: deliveries of
     /// requests are noted on the receiving connection (and not gathered).
     pub(crate) tracks_replies: bool,
+    /// Counters for monitoring beyond the live connections'.
+    pub(crate) tally: report::Tally,
 }
 
 impl Shard {
@@ -148,6 +151,7 @@ impl Shard {
             activity: spin::Activity::default(),
             run: run::Gathering::default(),
             targets: RefCell::new(Vec::new()),
+            tally: Default::default(),
         }
     }
 
@@ -159,6 +163,7 @@ impl Shard {
     pub fn register(&self, client: &Rc<Client>) {
         let key = self.clients.borrow_mut().insert(client.clone());
         client.set_key(key);
+        self.tally.connection_opened();
     }
 
     /// Removes a closed connection and everything it subscribed to.
@@ -250,7 +255,8 @@ impl Shard {
                 client.cid,
                 client.pending()
             );
-            client.close(false);
+            client.close_for(crate::conn::Reason::SlowConsumerPendingBytes, false);
+            self.tally.slow_consumer();
         }
     }
 }
@@ -290,12 +296,14 @@ where
             ));
         }
         tokio::task::spawn_local(housekeeping(shard.clone()));
+        tokio::task::spawn_local(report::answer_loop(shard.clone()));
         tokio::task::spawn_local(spin::poll_loop::<B>(shard.clone(), ctx.opts.idle_spin));
         mailbox_loop(shard.clone(), inbox).await;
 
         // Shutting down: close every connection, flushing what it is owed.
         let clients = shard.all_clients();
         for c in &clients {
+            c.note_reason(crate::conn::Reason::ServerShutdown);
             c.close_with(crate::websocket::close::GOING_AWAY, "Server Shutdown");
         }
         if !clients.is_empty() {
@@ -386,7 +394,10 @@ async fn housekeeping(shard: Rc<Shard>) {
             }
             match c.due(now, ctx.liveness_for(c.kind)) {
                 Due::Nothing => continue,
-                Due::Ping => encode::write_ping(&mut c.out()),
+                Due::Ping => {
+                    encode::write_ping(&mut c.out());
+                    c.pinged(now);
+                }
                 Due::Stale => {
                     crate::debug!(
                         "{} - cid:{} - Stale Client Connection - Closing",
@@ -439,6 +450,7 @@ fn lame_duck_pass(shard: &Shard, told: &mut bool) {
         if claimed.is_err() {
             break;
         }
+        c.note_reason(crate::conn::Reason::ServerShutdown);
         c.close_with(crate::websocket::close::GOING_AWAY, "Server Shutdown");
         shard.mark_dirty(c);
     }
@@ -448,6 +460,7 @@ fn lame_duck_pass(shard: &Shard, told: &mut bool) {
 /// Sends `e` and closes the connection once it is written (for a
 /// WebSocket client, with the CLOSE code nats-server uses for `e`).
 pub(crate) fn close_fatally(c: &Client, e: crate::protocol::ProtocolError) {
+    c.note_reason(e.into());
     e.write_err(&mut c.out());
     c.close_with(
         crate::websocket::transport::close_code_for(&e),

@@ -417,7 +417,8 @@ impl Shard {
     /// Writes one message to one subscription's connection.
     fn deliver(&self, clients: &Slab<Rc<Client>>, sub: SubRef, msg: &Outgoing<'_>) {
         self.deliver_with(clients, sub, 1, msg.subject(), |out, sid, _, headers| {
-            msg.write(out, sid, headers)
+            msg.write(out, sid, headers);
+            msg.counted(headers)
         });
         if self.tracks_replies {
             if let (Some(reply), Some(client)) = (msg.reply(), clients.get(sub.conn as usize)) {
@@ -428,7 +429,9 @@ impl Shard {
 
     /// Writes up to `available` messages on `subject` for one subscription
     /// (fewer when its auto-unsubscribe limit comes first, none when its
-    /// user may not receive them) with `write(out, sid, n, headers)`; then
+    /// user may not receive them) with `write(out, sid, n, headers)`,
+    /// which returns their payload bytes (those sent, those stripped);
+    /// then
     /// counts them, wakes the writer, checks for a slow consumer and
     /// removes a subscription that reached its limit.
     #[inline(always)]
@@ -438,7 +441,7 @@ impl Shard {
         sub: SubRef,
         available: usize,
         subject: &[u8],
-        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool),
+        write: impl FnOnce(&mut Vec<u8>, &[u8], usize, bool) -> (u64, u64),
     ) {
         let Some(client) = clients.get(sub.conn as usize) else {
             return;

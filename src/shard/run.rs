@@ -148,7 +148,10 @@ impl Shard {
                 sub,
                 run.b.len(),
                 run.b.subject(),
-                |out, sid, n, _| run.b.write(out, sid, n),
+                |out, sid, n, _| {
+                    run.b.write(out, sid, n);
+                    (run.b.payload_bytes(n), 0)
+                },
             );
         }
         // Kept unless a large message made it large.

@@ -13,7 +13,7 @@ use super::{writer, Port, Shard};
 use crate::auth::cert::CertNames;
 use crate::auth::{permissions, Login, Verdict};
 use crate::config::options::ConnectionType;
-use crate::conn::{Client, Flags};
+use crate::conn::{About, Client, Flags, Reason, TlsSummary};
 use crate::net::{self, Stream};
 use crate::protocol::{
     encode, ClientOp, ClientParser, ConnectOptions, OwnedOp, ParserLimits, ProtocolError,
@@ -50,13 +50,14 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
     match port {
         Port::Client => {
             let Some(tls) = &ctx.client_tls else {
-                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false, None)).await;
+                let plain = Secured::default();
+                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false, plain)).await;
             };
             let info_sent = !tls.handshake_first;
             let start = Box::pin(client_tls(&ctx, stream, addr, cid, info_sent));
             if let Some(stream) = start.await {
-                let cert = certificate_names(&ctx, &stream, ConnectionType::Standard);
-                Box::pin(run(shard, stream, addr, cid, None, info_sent, cert)).await;
+                let secured = secured(&ctx, &stream, ConnectionType::Standard);
+                Box::pin(run(shard, stream, addr, cid, None, info_sent, secured)).await;
             }
         }
         Port::Websocket => {
@@ -67,7 +68,8 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
             let deadline = tokio::time::Instant::now() + ws.handshake_timeout;
             let Some(tls) = &ws.tls else {
                 let stream = Rc::new(stream);
-                return Box::pin(websocket(shard, stream, addr, cid, deadline, None)).await;
+                let plain = Secured::default();
+                return Box::pin(websocket(shard, stream, addr, cid, deadline, plain)).await;
             };
             let start = Box::pin(handshake(
                 stream,
@@ -77,25 +79,37 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
                 Port::Websocket,
             ));
             if let Some(stream) = start.await {
-                let cert = certificate_names(&ctx, &stream, ConnectionType::Websocket);
-                Box::pin(websocket(shard, stream, addr, cid, deadline, cert)).await;
+                let secured = secured(&ctx, &stream, ConnectionType::Websocket);
+                Box::pin(websocket(shard, stream, addr, cid, deadline, secured)).await;
             }
         }
     }
 }
 
-/// The names in the client's certificate, read once after the handshake
-/// and only where its listener maps certificates to users.
-fn certificate_names<S: Stream>(
+/// What a TLS handshake told of the connection: the names in the
+/// client's certificate (read only where its listener maps certificates
+/// to users), the session's version and cipher suite.
+#[derive(Default)]
+struct Secured {
+    cert: Option<Box<CertNames>>,
+    tls: Option<TlsSummary>,
+}
+
+fn secured<S: Stream>(
     ctx: &crate::server::ServerContext,
     stream: &net::tls::TlsStream<S>,
     kind: ConnectionType,
-) -> Option<Box<CertNames>> {
-    if !ctx.auth.maps_certificates(kind) {
-        return None;
-    }
-    let der = stream.peer_certificate()?;
-    CertNames::from_der(&der).map(Box::new)
+) -> Secured {
+    let cert = ctx
+        .auth
+        .maps_certificates(kind)
+        .then(|| stream.peer_certificate())
+        .flatten()
+        .and_then(|der| CertNames::from_der(&der).map(Box::new));
+    let tls = stream
+        .summary()
+        .map(|(version, cipher)| TlsSummary { version, cipher });
+    Secured { cert, tls }
 }
 
 /// The client port's TLS start: INFO in the clear first (unless
@@ -155,10 +169,10 @@ async fn websocket<S: Stream>(
     addr: SocketAddr,
     cid: u64,
     deadline: tokio::time::Instant,
-    cert: Option<Box<CertNames>>,
+    secured: Secured,
 ) {
     match Box::pin(upgrade(&shard, &*stream, addr, deadline)).await {
-        Some(up) => Box::pin(run(shard, stream, addr, cid, Some(up), false, cert)).await,
+        Some(up) => Box::pin(run(shard, stream, addr, cid, Some(up), false, secured)).await,
         None => stream.shutdown(),
     }
 }
@@ -173,8 +187,9 @@ async fn run<S: Stream>(
     cid: u64,
     ws: Option<(handshake::Upgrade, Vec<u8>)>,
     info_sent: bool,
-    cert: Option<Box<CertNames>>,
+    secured: Secured,
 ) {
+    let Secured { cert, tls } = secured;
     let ctx = shard.ctx.clone();
     let (port, kind, ws, mut early) = match ws {
         None => (Port::Client, ConnectionType::Standard, None, Vec::new()),
@@ -199,6 +214,9 @@ async fn run<S: Stream>(
         ctx.liveness_for(kind),
         ws_writer,
     ));
+    if tls.is_some() {
+        client.set_tls(tls);
+    }
     if !info_sent {
         ctx.write_info(&mut client.out(), client.cid, addr, port);
     }
@@ -210,6 +228,7 @@ async fn run<S: Stream>(
     ));
     if !admitted {
         encode::write_err(&mut client.out(), "maximum connections exceeded");
+        client.note_reason(Reason::MaxConnectionsExceeded);
         client.close_with(close::POLICY_VIOLATION, "maximum connections exceeded");
         return;
     }
@@ -248,8 +267,12 @@ async fn run<S: Stream>(
             let (res, b) = stream.read(buf).await;
             buf = b;
             match res {
-                Ok(0) | Err(_) => {
+                Ok(0) => {
                     client.close(false);
+                    break;
+                }
+                Err(_) => {
+                    client.close_for(Reason::ReadError, false);
                     break;
                 }
                 Ok(n) => n,
@@ -298,6 +321,7 @@ async fn run<S: Stream>(
         // so the backlog stays bounded and TCP pushes back on the publisher.
         shard.wait_for_peers().await;
     }
+    shard.record_closed(&client);
     shard.unregister(&client);
     ctx.release_connection();
     if client.counted() {
@@ -353,6 +377,7 @@ fn consume(
                         client.cid,
                         v.reason
                     );
+                    client.note_reason(Reason::ProtocolViolation);
                     client.close_with(v.code, v.reason);
                 }
             }
@@ -656,7 +681,7 @@ fn publish(
     header_len: usize,
     message: &[u8],
 ) {
-    client.count_in();
+    client.count_in(message.len());
     if flags.pedantic && !subject::is_valid_literal_subject(subject) {
         // nats-server reports it and still delivers the message.
         ProtocolError::InvalidPublishSubject.write_err(&mut client.out());
@@ -797,7 +822,7 @@ fn admit(
             .expires
             .map(|(at, account)| (crate::auth::jwt::instant_of(at), account)),
     );
-    client.set_permissions(login.permissions, login.user);
+    client.set_permissions(login.permissions, login.user.clone());
     client.set_flags(Flags {
         connected: true,
         verbose: opts.verbose,
@@ -812,7 +837,15 @@ fn admit(
                 .payload
                 .is_some_and(|p| p != shard.ctx.opts.max_payload),
     });
-    client.set_name(opts.name);
+    client.connected_at(Instant::now());
+    let tls = client.about().as_ref().and_then(|a| a.tls);
+    client.set_about(About {
+        name: opts.name,
+        lang: opts.lang,
+        version: opts.version,
+        user: login.user,
+        tls,
+    });
     if opts.verbose {
         encode::write_ok(&mut client.out());
     }

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::conn::{Client, State};
+use crate::conn::{Client, Reason, State};
 use crate::net::Stream;
 
 /// While more output is waiting, the written buffer is kept for the next
@@ -51,6 +51,7 @@ pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: 
         client.written();
         match written {
             Ok((Ok(()), written)) => {
+                client.wrote_at(std::time::Instant::now());
                 let keep = if client.has_output() {
                     KEEP_CAPACITY
                 } else {
@@ -71,12 +72,12 @@ pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: 
                 }
             }
             Ok((Err(_), _)) => {
-                client.close(false);
+                client.close_for(Reason::WriteError, false);
                 break;
             }
             Err(_) => {
                 crate::debug!("{} write deadline exceeded: slow consumer", client.addr);
-                client.close(false);
+                client.close_for(Reason::SlowConsumerWriteDeadline, false);
                 break;
             }
         }

@@ -143,6 +143,25 @@ pub struct SubjectIndexStats {
     pub matches: u64,
     /// Of those, answered from the cache.
     pub cache_hits: u64,
+    /// Over the cached results: the most subscriptions and queue groups
+    /// one holds, and their sum (nats-server's fanout figures).
+    pub max_fanout: usize,
+    pub total_fanout: usize,
+}
+
+impl std::ops::AddAssign for SubjectIndexStats {
+    /// Sums two indexes' figures (the larger of the two fanouts).
+    fn add_assign(&mut self, o: SubjectIndexStats) {
+        self.subscriptions += o.subscriptions;
+        self.nodes += o.nodes;
+        self.cache_entries += o.cache_entries;
+        self.inserts += o.inserts;
+        self.removes += o.removes;
+        self.matches += o.matches;
+        self.cache_hits += o.cache_hits;
+        self.max_fanout = self.max_fanout.max(o.max_fanout);
+        self.total_fanout += o.total_fanout;
+    }
 }
 
 /// A set of values: a vector to copy results from, plus a hash index once
@@ -538,6 +557,17 @@ impl<T: Copy + Eq + Hash> SubjectIndex<T> {
             removes: self.removes,
             matches: self.match_calls,
             cache_hits: self.cache_hits,
+            max_fanout: self
+                .cache
+                .values()
+                .map(|r| r.plain.len() + r.queues.len())
+                .max()
+                .unwrap_or(0),
+            total_fanout: self
+                .cache
+                .values()
+                .map(|r| r.plain.len() + r.queues.len())
+                .sum(),
         }
     }
 

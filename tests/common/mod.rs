@@ -474,3 +474,33 @@ pub async fn next_error(errors: &mut tokio::sync::mpsc::UnboundedReceiver<String
         .expect("a server error in time")
         .expect("the connection's events")
 }
+
+/// The monitoring port the server logged ("Starting http monitor on …").
+pub fn monitor_port(server: &Server) -> u16 {
+    let line = server.wait_for_log("Starting http monitor on ");
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// One GET on the monitoring port: the status and the body.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// A monitoring endpoint's JSON (panics unless it answers 200).
+pub fn http_json(port: u16, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(port, path);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}

@@ -1,0 +1,239 @@
+//! The shard's side of monitoring: its tallies (kept on its own thread,
+//! so the message path touches no shared counter), the answers to what
+//! the monitor asks, and the record of each connection that closes.
+//!
+//! The monitor's thread sends an [`Ask`] down each shard's channel; the
+//! shard's task answers between two turns of its runtime and sends the
+//! report back. Closed connections go to one ring for the whole server
+//! (a lock taken once per closed connection, never per message).
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::Shard;
+use crate::config::options::ConnectionType;
+use crate::conn::{Client, Counters};
+use crate::monitor::report::{wall_time, Ask, ConnReport, ShardReport, SubReport, Totals};
+use crate::subject;
+
+/// nats-server keeps this many closed connections by default.
+pub const DEFAULT_MAX_CLOSED: usize = 10_000;
+
+/// A question and where its answer goes.
+type Asked = (Ask, mpsc::Sender<ShardReport>);
+
+/// Where the monitor finds the shards, and the closed connections.
+pub struct Desk {
+    shards: Mutex<Vec<UnboundedSender<Asked>>>,
+    closed: Mutex<VecDeque<ConnReport>>,
+    max_closed: usize,
+}
+
+impl Desk {
+    pub fn new(max_closed: usize) -> Desk {
+        Desk {
+            shards: Mutex::new(Vec::new()),
+            closed: Mutex::new(VecDeque::new()),
+            max_closed,
+        }
+    }
+
+    /// A shard's channel, registered as it starts.
+    fn open(&self) -> UnboundedReceiver<Asked> {
+        let (tx, rx) = unbounded_channel();
+        self.shards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// Asks every shard and gathers the answers (a shard that does not
+    /// answer within `patience` is left out).
+    pub fn ask(&self, ask: &Ask, patience: std::time::Duration) -> Vec<ShardReport> {
+        let (tx, rx) = mpsc::channel();
+        let asked = {
+            let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+            shards
+                .iter()
+                .filter(|s| s.send((ask.clone(), tx.clone())).is_ok())
+                .count()
+        };
+        drop(tx);
+        let deadline = Instant::now() + patience;
+        let mut reports = Vec::with_capacity(asked);
+        while reports.len() < asked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(r) => reports.push(r),
+                Err(_) => break,
+            }
+        }
+        reports
+    }
+
+    /// The closed connections, oldest first.
+    pub fn closed(&self) -> Vec<ConnReport> {
+        let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        closed.iter().cloned().collect()
+    }
+
+    fn record_closed(&self, report: ConnReport) {
+        if self.max_closed == 0 {
+            return;
+        }
+        let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if closed.len() == self.max_closed {
+            closed.pop_front();
+        }
+        closed.push_back(report);
+    }
+}
+
+/// What a shard counts beyond its live connections.
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// The counters of connections that are gone.
+    closed: Cell<Counters>,
+    total_connections: Cell<u64>,
+    slow_consumers: Cell<u64>,
+}
+
+impl Tally {
+    pub fn connection_opened(&self) {
+        self.total_connections.set(self.total_connections.get() + 1);
+    }
+
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.set(self.slow_consumers.get() + 1);
+    }
+}
+
+impl Shard {
+    /// A connection ends: its counters join the shard's totals and its
+    /// record the closed connections (before its subscriptions go).
+    pub(crate) fn record_closed(&self, client: &Client) {
+        let mut closed = self.tally.closed.get();
+        closed += server_wide(client);
+        self.tally.closed.set(closed);
+        let mut report = self.conn_report(client, true);
+        report.stop = Some((std::time::SystemTime::now(), client.reason().text()));
+        self.ctx.monitor.record_closed(report);
+    }
+
+    fn conn_report(&self, client: &Client, with_subs: bool) -> ConnReport {
+        let account = self.ctx.accounts.name(client.account()).to_string();
+        let subs = if with_subs {
+            client
+                .subs()
+                .iter()
+                .map(|s| SubReport {
+                    account: account.clone(),
+                    subject: text(&s.subject),
+                    queue: s.queue.as_deref().map(text),
+                    sid: text(&s.sid),
+                    msgs: s.delivered(),
+                    max: s.max(),
+                    cid: client.cid,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ConnReport {
+            cid: client.cid,
+            websocket: client.kind == ConnectionType::Websocket,
+            addr: client.addr,
+            start: wall_time(client.started()),
+            last_activity: wall_time(client.last_activity()),
+            stop: None,
+            rtt: client.rtt(),
+            pending: client.pending(),
+            counters: client.counters(),
+            subscriptions: client.subs().len(),
+            about: client.about().as_deref().cloned().unwrap_or_default(),
+            account,
+            subs,
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        let clients = self.clients.borrow();
+        let mut counters = self.tally.closed.get();
+        for (_, c) in clients.iter() {
+            counters += server_wide(c);
+        }
+        let mut index = Default::default();
+        for a in self.accounts.borrow().iter() {
+            index += a.local.stats();
+        }
+        Totals {
+            connections: clients.len(),
+            total_connections: self.tally.total_connections.get(),
+            counters,
+            slow_consumers: self.tally.slow_consumers.get(),
+            index,
+        }
+    }
+
+    fn report(&self, ask: &Ask) -> ShardReport {
+        let conns = if ask.conns {
+            self.all_clients()
+                .iter()
+                .map(|c| self.conn_report(c, ask.conn_subs))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let subs = match &ask.subs {
+            None => Vec::new(),
+            Some(q) => {
+                let wanted = q.account.as_deref().map(|n| self.ctx.accounts.id(n));
+                let mut subs = Vec::new();
+                for c in self.all_clients() {
+                    if wanted.is_some_and(|id| id != Some(c.account())) {
+                        continue;
+                    }
+                    let r = self.conn_report(&c, true);
+                    subs.extend(r.subs.into_iter().filter(|s| {
+                        q.test.as_deref().is_none_or(|t| {
+                            subject::subject_matches_pattern(t.as_bytes(), s.subject.as_bytes())
+                        })
+                    }));
+                }
+                subs
+            }
+        };
+        ShardReport {
+            totals: self.totals(),
+            conns,
+            subs,
+        }
+    }
+}
+
+/// Answers the monitor's questions until the server stops.
+pub(crate) async fn answer_loop(shard: Rc<Shard>) {
+    let mut asked = shard.ctx.monitor.open();
+    while let Some((ask, reply)) = asked.recv().await {
+        let _ = reply.send(shard.report(&ask));
+    }
+}
+
+/// A connection's counters as the server's totals count them: with the
+/// headers of messages it got without them.
+fn server_wide(c: &Client) -> Counters {
+    let mut counters = c.counters();
+    counters.out_bytes += c.headers_stripped();
+    counters
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
