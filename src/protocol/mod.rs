@@ -12,6 +12,8 @@
 //! * [`msg`]: the fast paths of `MSG` for many subscribers and for runs of
 //!   messages, checked against [`encode`]'s writers.
 //! * [`connect`]: the options a client sends in `CONNECT`.
+//! * [`proxy`]: the PROXY protocol v1/v2 header a load balancer sends before
+//!   the connection's own bytes, for listeners that require it.
 //! * [`ProtocolError`]: every error the protocol layer reports, with the exact
 //!   `-ERR` text nats-server sends for it.
 
@@ -20,6 +22,7 @@ pub mod encode;
 mod error;
 pub mod msg;
 pub mod parser;
+pub mod proxy;
 
 pub use connect::ConnectOptions;
 pub use encode::ServerInfo;
