@@ -773,6 +773,9 @@ pub(crate) fn websocket(m: &Map, r: &mut Report) -> WebsocketOptions {
             "host" | "net" => w.host = text(r).unwrap_or_else(|| DEFAULT_HOST.to_string()),
             "advertise" => w.advertise = text(r),
             "no_tls" => w.no_tls = r.take(read::boolean(item, &key)).unwrap_or(false),
+            "proxy_protocol" => {
+                w.proxy_protocol = r.take(read::boolean(item, &key)).unwrap_or(false)
+            }
             "tls" => {
                 if let Some(tm) = r.take(read::map(item, &key)) {
                     w.tls = tls(tm, item, r);

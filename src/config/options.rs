@@ -48,6 +48,9 @@ pub struct Options {
     pub ping_max: u32,
     pub write_deadline: Duration,
     pub no_header_support: bool,
+    /// Every client connection starts with a PROXY protocol header (v1 or
+    /// v2) from the load balancer in front; one without is refused.
+    pub proxy_protocol: bool,
     pub debug: bool,
     pub trace: bool,
     pub logtime: bool,
@@ -108,6 +111,7 @@ impl Default for Options {
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
+            proxy_protocol: false,
             debug: false,
             trace: false,
             logtime: true,
@@ -338,6 +342,8 @@ pub struct WebsocketOptions {
     pub advertise: Option<String>,
     pub tls: Option<TlsOptions>,
     pub no_tls: bool,
+    /// As the top level's `proxy_protocol`, for websocket connections.
+    pub proxy_protocol: bool,
     pub same_origin: bool,
     pub allowed_origins: Vec<String>,
     pub compression: bool,
@@ -362,6 +368,7 @@ impl Default for WebsocketOptions {
             advertise: None,
             tls: None,
             no_tls: false,
+            proxy_protocol: false,
             same_origin: false,
             allowed_origins: Vec::new(),
             compression: false,
@@ -650,6 +657,11 @@ impl Options {
                             d
                         };
                     }
+                }
+                "proxy_protocol" => {
+                    self.proxy_protocol = r
+                        .take(read::boolean(item, &key))
+                        .unwrap_or(self.proxy_protocol)
                 }
                 "no_header_support" => {
                     self.no_header_support = r

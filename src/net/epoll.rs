@@ -80,6 +80,14 @@ impl Stream for EpollStream {
         (Ok(()), buf)
     }
 
+    async fn peek(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let start = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let res = self.0.peek(&mut buf[start..]).await;
+        buf.truncate(start + *res.as_ref().unwrap_or(&0));
+        (res, buf)
+    }
+
     fn shutdown(&self) {
         use std::os::fd::AsRawFd;
         // SAFETY: the fd is owned by the live TcpStream; shutdown(2) does not close it.

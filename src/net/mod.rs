@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 pub mod epoll;
 pub mod http;
 pub mod probe;
+pub mod proxy;
 pub mod tls;
 pub mod uring;
 
@@ -54,6 +55,12 @@ pub trait Stream: 'static {
     ) -> impl Future<Output = (io::Result<()>, Vec<u8>)>;
     /// Shuts both directions down: a read in flight returns, the peer sees EOF.
     fn shutdown(&self);
+    /// Copies what has arrived into the spare capacity of `buf` without
+    /// consuming it (waiting while nothing has). Only sockets peek; a
+    /// stream over another says it cannot.
+    fn peek(&self, buf: Vec<u8>) -> impl Future<Output = (io::Result<usize>, Vec<u8>)> {
+        async { (Err(io::ErrorKind::Unsupported.into()), buf) }
+    }
 }
 
 /// Binds a listening socket with SO_REUSEPORT, so that every shard binds

@@ -143,6 +143,7 @@ impl Listener for UringListener {
         Ok((
             UringStream {
                 conversing: Cell::new(true),
+                peeked: Cell::new(false),
                 ready: OnceCell::new(),
                 socket: stream,
             },
@@ -158,6 +159,9 @@ const SMALL_IO: usize = 4096;
 pub struct UringStream {
     /// The last read was small: the next one is a conversation's.
     conversing: Cell<bool>,
+    /// A peek saw bytes: they may still be waiting, with the readiness
+    /// that announced them already spent.
+    peeked: Cell<bool>,
     /// Readiness through the runtime's epoll, registered on first use;
     /// declared first so it deregisters before the socket closes.
     ready: OnceCell<AsyncFd<Fd>>,
@@ -188,8 +192,9 @@ impl UringStream {
     }
 
     /// A conversation's read: `recv(2)` into the spare capacity of `buf`,
-    /// waiting for readiness while there is nothing.
-    async fn read_now(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// waiting for readiness while there is nothing (with MSG_PEEK in
+    /// `flags`, the bytes stay to be read).
+    async fn read_now(&self, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Result<usize> {
         loop {
             let spare = buf.spare_capacity_mut();
             // SAFETY: recv writes at most `spare.len()` bytes into memory
@@ -199,7 +204,7 @@ impl UringStream {
                     self.socket.as_raw_fd(),
                     spare.as_mut_ptr().cast(),
                     spare.len(),
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT | flags,
                 )
             };
             if r >= 0 {
@@ -246,6 +251,9 @@ impl Stream for UringStream {
     /// io_uring has no buffer-less read in tokio-uring, so an idle
     /// connection waits on epoll readiness instead of a read in flight.
     async fn readable(&self) -> io::Result<()> {
+        if self.peeked.replace(false) {
+            return Ok(());
+        }
         // Cleared before the read that follows, so bytes arriving after it
         // make the next wait return.
         self.ready()?.readable().await?.clear_ready();
@@ -254,7 +262,7 @@ impl Stream for UringStream {
 
     async fn read(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let res = if self.conversing.get() {
-            self.read_now(&mut buf).await
+            self.read_now(&mut buf, 0).await
         } else {
             let start = buf.len();
             let end = buf.capacity();
@@ -288,6 +296,12 @@ impl Stream for UringStream {
 
     fn shutdown(&self) {
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
+
+    async fn peek(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let res = self.read_now(&mut buf, libc::MSG_PEEK).await;
+        self.peeked.set(res.is_ok());
+        (res, buf)
     }
 }
 

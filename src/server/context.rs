@@ -2,7 +2,7 @@
 //! authenticator, the INFO template; and the few counters that span shards
 //! (connection count, client ids, the stop flag), all outside the message path.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -220,9 +220,9 @@ impl ServerContext {
         });
     }
 
-    /// The INFO a new client gets.
-    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, addr: SocketAddr, port: Port) {
-        self.write_info_for(out, cid, addr, port, None, false);
+    /// The INFO a new client gets (with `client_ip` when it is known).
+    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, ip: Option<IpAddr>, port: Port) {
+        self.write_info_for(out, cid, ip, port, None, false);
     }
 
     /// A later INFO for a connection: its own payload limit where it has
@@ -233,14 +233,15 @@ impl ServerContext {
             _ => Port::Client,
         };
         let max_payload = client.limits().payload;
-        self.write_info_for(out, client.cid, client.addr, port, max_payload, ldm);
+        let ip = Some(client.addr.ip());
+        self.write_info_for(out, client.cid, ip, port, max_payload, ldm);
     }
 
     fn write_info_for(
         &self,
         out: &mut Vec<u8>,
         cid: u64,
-        addr: SocketAddr,
+        ip: Option<IpAddr>,
         port: Port,
         max_payload: Option<u32>,
         ldm: bool,
@@ -251,7 +252,7 @@ impl ServerContext {
         };
         let mut info = template.clone();
         info.client_id = cid;
-        info.client_ip = addr.ip().to_string();
+        info.client_ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         if let Some(max) = max_payload {
             info.max_payload = max as usize;
         }

@@ -209,6 +209,9 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
             "Listening for websocket clients on {scheme}://{}:{p}",
             ws.host
         );
+        if ws.proxy_protocol {
+            crate::info!("PROXY protocol enabled for websocket connections");
+        }
     }
     if ctx.client_tls.is_some() {
         crate::info!("TLS required for client connections");
@@ -218,6 +221,9 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
         ctx.opts.host,
         port
     );
+    if ctx.opts.proxy_protocol {
+        crate::info!("PROXY protocol enabled for client connections");
+    }
     crate::info!("Server is ready");
 
     match signals.wait() {

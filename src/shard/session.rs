@@ -49,15 +49,49 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
     let cid = ctx.next_client_id();
     match port {
         Port::Client => {
-            let Some(tls) = &ctx.client_tls else {
-                let plain = Secured::default();
-                return Box::pin(run(shard, Rc::new(stream), addr, cid, None, false, plain)).await;
+            let tls = ctx.client_tls.as_ref();
+            let behind_proxy = ctx.opts.proxy_protocol;
+            // INFO goes out in the clear at once (unless TLS comes first),
+            // written here when a PROXY header or a handshake follows it;
+            // behind a proxy without client_ip, which is the proxy's until
+            // the header names the client (nats-server does the same).
+            let info_now =
+                tls.is_none_or(|t| !t.handshake_first) && (behind_proxy || tls.is_some());
+            if info_now {
+                let mut info = Vec::new();
+                let ip = (!behind_proxy).then(|| addr.ip());
+                ctx.write_info(&mut info, cid, ip, Port::Client);
+                if stream.write_all(info, 0).await.0.is_err() {
+                    stream.shutdown();
+                    return;
+                }
+            }
+            let addr = if behind_proxy {
+                match Box::pin(proxy_header(&stream, addr, port)).await {
+                    Some(a) => a,
+                    None => return,
+                }
+            } else {
+                addr
             };
-            let info_sent = !tls.handshake_first;
-            let start = Box::pin(client_tls(&ctx, stream, addr, cid, info_sent));
+            let Some(tls) = tls else {
+                let plain = Secured::default();
+                return Box::pin(run(
+                    shard,
+                    Rc::new(stream),
+                    addr,
+                    cid,
+                    None,
+                    info_now,
+                    plain,
+                ))
+                .await;
+            };
+            let deadline = tokio::time::Instant::now() + tls.timeout;
+            let start = Box::pin(handshake(stream, tls.config.clone(), addr, deadline, port));
             if let Some(stream) = start.await {
                 let secured = secured(&ctx, &stream, ConnectionType::Standard);
-                Box::pin(run(shard, stream, addr, cid, None, info_sent, secured)).await;
+                Box::pin(run(shard, stream, addr, cid, None, info_now, secured)).await;
             }
         }
         Port::Websocket => {
@@ -66,6 +100,19 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
             };
             // The handshake timeout runs from accept to the 101, TLS included.
             let deadline = tokio::time::Instant::now() + ws.handshake_timeout;
+            let addr = if ctx
+                .opts
+                .websocket
+                .as_ref()
+                .is_some_and(|w| w.proxy_protocol)
+            {
+                match Box::pin(proxy_header(&stream, addr, port)).await {
+                    Some(a) => a,
+                    None => return,
+                }
+            } else {
+                addr
+            };
             let Some(tls) = &ws.tls else {
                 let stream = Rc::new(stream);
                 let plain = Secured::default();
@@ -82,6 +129,44 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
                 let secured = secured(&ctx, &stream, ConnectionType::Websocket);
                 Box::pin(websocket(shard, stream, addr, cid, deadline, secured)).await;
             }
+        }
+    }
+}
+
+/// A listener in PROXY mode: the load balancer's header first, before
+/// TLS and anything else. The client's address it names; `None` (the
+/// connection refused and shut) when there is no valid header: a
+/// client port's client is told so, a websocket port's gets a 400 when
+/// it spoke HTTP.
+async fn proxy_header<S: Stream>(stream: &S, peer: SocketAddr, port: Port) -> Option<SocketAddr> {
+    match net::proxy::read_header(stream, peer).await {
+        Ok(addr) => Some(addr),
+        Err(e) => {
+            crate::warn!("Error reading PROXY protocol header from {peer}: {e}");
+            let refusal: Option<Vec<u8>> = match port {
+                Port::Client => {
+                    let mut out = Vec::new();
+                    encode::write_err(&mut out, &format!("PROXY protocol header required: {e}"));
+                    Some(out)
+                }
+                Port::Websocket => {
+                    let (res, seen) = stream.peek(Vec::with_capacity(4)).await;
+                    let http = res.is_ok() && seen.first().is_some_and(|b| b.is_ascii_uppercase());
+                    http.then(|| {
+                        let body = format!("PROXY protocol header required: {e}\n");
+                        format!(
+                            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .into_bytes()
+                    })
+                }
+            };
+            if let Some(out) = refusal {
+                let _ = stream.write_all(out, 0).await;
+            }
+            stream.shutdown();
+            None
         }
     }
 }
@@ -110,29 +195,6 @@ fn secured<S: Stream>(
         .summary()
         .map(|(version, cipher)| TlsSummary { version, cipher });
     Secured { cert, tls }
-}
-
-/// The client port's TLS start: INFO in the clear first (unless
-/// `handshake_first`), then the handshake within the TLS timeout. The
-/// stream comes back on the heap, where the session keeps it.
-async fn client_tls<S: Stream>(
-    ctx: &crate::server::ServerContext,
-    stream: S,
-    addr: SocketAddr,
-    cid: u64,
-    info_sent: bool,
-) -> Option<Rc<net::tls::TlsStream<S>>> {
-    let tls = ctx.client_tls.as_ref()?;
-    if info_sent {
-        let mut info = Vec::new();
-        ctx.write_info(&mut info, cid, addr, Port::Client);
-        if stream.write_all(info, 0).await.0.is_err() {
-            stream.shutdown();
-            return None;
-        }
-    }
-    let deadline = tokio::time::Instant::now() + tls.timeout;
-    handshake(stream, tls.config.clone(), addr, deadline, Port::Client).await
 }
 
 /// A TLS handshake by `deadline` (for wss://, the deadline of the whole
@@ -218,7 +280,7 @@ async fn run<S: Stream>(
         client.set_tls(tls);
     }
     if !info_sent {
-        ctx.write_info(&mut client.out(), client.cid, addr, port);
+        ctx.write_info(&mut client.out(), client.cid, Some(addr.ip()), port);
     }
     let admitted = ctx.admit_connection();
     tokio::task::spawn_local(writer::write_loop(

@@ -139,7 +139,8 @@ fn make() -> Pki {
 /// A client's TLS connection, blocking.
 pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
 
-fn tls_over(tcp: std::net::TcpStream, config: rustls::ClientConfig) -> TlsStream {
+/// TLS from the client's side over a connected socket.
+pub fn over(tcp: std::net::TcpStream, config: rustls::ClientConfig) -> TlsStream {
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
     rustls::StreamOwned::new(conn, tcp)
@@ -159,13 +160,13 @@ pub fn tls_client(addr: &str, cert: &(PathBuf, PathBuf)) -> super::Raw<TlsStream
     let info = clear.line();
     assert!(info.starts_with("INFO {"), "{info}");
     let config = pki().client_config(&cert.0, &cert.1);
-    super::Raw::over(tls_over(clear.stream, config))
+    super::Raw::over(over(clear.stream, config))
 }
 
 /// wss:// presenting `cert`: TLS, the upgrade, the INFO.
 pub fn wss_client(addr: &str, cert: &(PathBuf, PathBuf)) -> super::ws::WsRaw<TlsStream> {
     let config = pki().client_config(&cert.0, &cert.1);
-    let stream = tls_over(tcp(addr), config);
+    let stream = over(tcp(addr), config);
     super::ws::WsRaw::over(stream, &super::ws::request(&[]))
         .upgraded()
         .0
