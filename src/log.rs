@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, RwLock};
 
 struct Logger {
     pid: u32,
@@ -27,9 +27,16 @@ struct LogFile {
     limit: u64,
     /// Backups kept after a rotation; 0: all.
     keep: usize,
+    /// Lines carry the time (`logtime`).
+    time: bool,
 }
 
-static LOGGER: OnceLock<Logger> = OnceLock::new();
+/// Set at start, replaced by a reload.
+static LOGGER: RwLock<Option<Logger>> = RwLock::new(None);
+
+fn logger() -> std::sync::RwLockReadGuard<'static, Option<Logger>> {
+    LOGGER.read().unwrap_or_else(|e| e.into_inner())
+}
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
 
@@ -54,7 +61,8 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Sets the logger up once, before the shards start.
+/// Sets the logger up before the shards start, and again on a reload
+/// (whatever fails to open leaves the logger as it was).
 pub fn init(s: Settings<'_>) -> std::io::Result<()> {
     DEBUG.store(s.debug, Ordering::Relaxed);
     TRACE.store(s.trace, Ordering::Relaxed);
@@ -68,6 +76,7 @@ pub fn init(s: Settings<'_>) -> std::io::Result<()> {
                 written,
                 limit: s.size_limit,
                 keep: s.max_files,
+                time: s.time,
             }))
         }
         None => None,
@@ -80,30 +89,34 @@ pub fn init(s: Settings<'_>) -> std::io::Result<()> {
         (None, None, true) => Some(crate::syslog::Syslog::local()?),
         (None, None, false) => None,
     };
-    let _ = LOGGER.set(Logger {
+    let logger = Logger {
         pid: std::process::id(),
         time: s.time,
         file,
         syslog: syslog.map(|(sink, facility)| (Mutex::new(sink), facility)),
-    });
+    };
+    *LOGGER.write().unwrap_or_else(|e| e.into_inner()) = Some(logger);
     Ok(())
 }
 
 /// SIGUSR1: the log file opened again under its name (logrotate moved the
 /// old one away); the new file starts by saying so.
 pub fn reopen() {
-    let Some(f) = LOGGER.get().and_then(|l| l.file.as_ref()) else {
-        return;
+    let reopened = {
+        let logger = logger();
+        let Some(f) = logger.as_ref().and_then(|l| l.file.as_ref()) else {
+            return;
+        };
+        let Ok(mut f) = f.lock() else { return };
+        open_append(&f.path).map(|file| {
+            f.written = file.metadata().map(|m| m.len()).unwrap_or(0);
+            f.file = file;
+        })
     };
-    match f.lock().map(|mut f| {
-        let file = open_append(&f.path)?;
-        f.written = file.metadata().map(|m| m.len()).unwrap_or(0);
-        f.file = file;
-        Ok::<(), std::io::Error>(())
-    }) {
-        Ok(Ok(())) => crate::info!("File log re-opened"),
-        Ok(Err(e)) => crate::error!("Unable to re-open the log file: {e}"),
-        Err(_) => {}
+    // Logged once the logger is let go (a line takes it again).
+    match reopened {
+        Ok(()) => crate::info!("File log re-opened"),
+        Err(e) => crate::error!("Unable to re-open the log file: {e}"),
     }
 }
 
@@ -133,6 +146,8 @@ impl LogFile {
         self.file = file;
         self.written = 0;
         let note = format_line(
+            std::process::id(),
+            self.time,
             "INF",
             format_args!("Rotated log, backup saved as {backup:?}"),
         );
@@ -186,11 +201,7 @@ pub fn trace_enabled() -> bool {
 }
 
 /// One line as nats-server writes it: `[pid] time [LVL] text`.
-fn format_line(level: &str, args: std::fmt::Arguments<'_>) -> String {
-    let (pid, time) = match LOGGER.get() {
-        Some(l) => (l.pid, l.time),
-        None => (std::process::id(), true),
-    };
+fn format_line(pid: u32, time: bool, level: &str, args: std::fmt::Arguments<'_>) -> String {
     let mut line = String::with_capacity(128);
     use std::fmt::Write as _;
     let _ = write!(line, "[{pid}] ");
@@ -204,14 +215,17 @@ fn format_line(level: &str, args: std::fmt::Arguments<'_>) -> String {
 
 #[doc(hidden)]
 pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
-    if let Some((sink, facility)) = LOGGER.get().and_then(|l| l.syslog.as_ref()) {
+    let logger = logger();
+    let logger = logger.as_ref();
+    if let Some((sink, facility)) = logger.and_then(|l| l.syslog.as_ref()) {
         let _ = sink
             .lock()
             .map(|mut s| s.send(*facility, level, &args.to_string()));
         return;
     }
-    let line = format_line(level, args);
-    match LOGGER.get().and_then(|l| l.file.as_ref()) {
+    let (pid, time) = logger.map_or((std::process::id(), true), |l| (l.pid, l.time));
+    let line = format_line(pid, time, level, args);
+    match logger.and_then(|l| l.file.as_ref()) {
         Some(f) => {
             let _ = f.lock().map(|mut f| f.write(&line));
         }

@@ -42,5 +42,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    ringnats::server::run(opts, cli.io)
+    let io = cli.io;
+    let read = Box::new(move || cli.load_options().map_err(|e| e.to_string()));
+    ringnats::server::run(opts, io, read)
 }

@@ -20,12 +20,7 @@ impl Running {
     fn start(config: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("server.conf");
-        let full = format!(
-            "port: -1\nhost: 127.0.0.1\nlog_file: \"{}\"\npid_file: \"{}\"\n{config}\n",
-            dir.path().join("server.log").display(),
-            dir.path().join("server.pid").display()
-        );
-        std::fs::write(&conf, full).unwrap();
+        write_config(dir.path(), config);
         let child = Command::new(common::binary())
             .arg("-c")
             .arg(&conf)
@@ -67,6 +62,34 @@ impl Running {
                 "the logs never said {text:?}:\n{all}"
             );
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The configuration file rewritten (for a reload).
+    fn rewrite(&self, config: &str) {
+        write_config(self.dir.path(), config);
+    }
+
+    /// A raw client on the client port (or the websocket port, upgraded),
+    /// its INFO read.
+    fn client(&self, ws: bool) -> Box<dyn common::Conn> {
+        let text = if ws {
+            "Listening for websocket clients on ws://"
+        } else {
+            "Listening for client connections on "
+        };
+        let log = self.wait_for_in_logs(text);
+        let line = log.lines().find(|l| l.contains(text)).unwrap();
+        let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        if ws {
+            Box::new(common::ws::WsRaw::upgrade(&addr, &[]).0)
+        } else {
+            let s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut c = common::Raw::over(s);
+            c.line();
+            Box::new(c)
         }
     }
 
@@ -113,6 +136,17 @@ impl Running {
             .unwrap();
         line.rsplit(':').next().unwrap().trim().parse().unwrap()
     }
+}
+
+/// The server's configuration in `dir`: `config` behind a log file, a pid
+/// file and a random port on 127.0.0.1.
+fn write_config(dir: &Path, config: &str) {
+    let full = format!(
+        "port: -1\nhost: 127.0.0.1\nlog_file: \"{}\"\npid_file: \"{}\"\n{config}\n",
+        dir.join("server.log").display(),
+        dir.join("server.pid").display()
+    );
+    std::fs::write(dir.join("server.conf"), full).unwrap();
 }
 
 impl Drop for Running {
@@ -185,7 +219,7 @@ fn reload_is_answered_without_stopping_and_quit_stops_cleanly() {
     let mut server = Running::start("");
     let out = server.signal("reload");
     assert!(out.status.success());
-    server.wait_for(&server.log(), "Failed to reload server configuration");
+    server.wait_for(&server.log(), "Reloaded server configuration");
     // Still serving.
     let port = server.port();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
@@ -364,4 +398,193 @@ fn lame_duck_times_are_checked_as_nats_server_checks_them() {
         "{said}"
     );
     assert!(check("lame_duck_duration: \"2m\"\nlame_duck_grace_period: \"5s\"\n").0);
+}
+
+const USERS: &str = "websocket { port: -1, no_tls: true }
+authorization { users = [
+  { user: alice, password: pw1 }
+  { user: bob, password: pw2, permissions: { subscribe: { allow: [\">\"] } } }
+] }";
+
+/// SIGHUP puts changed users and permissions in force on the connections
+/// already there, as nats-server does: a changed password ends its
+/// user's logins, a subscription the new permissions deny is removed
+/// (with nats-server's error), everyone else carries on.
+#[test]
+fn reload_applies_users_and_permissions_to_connected_clients() {
+    let server = Running::start(USERS);
+    let login = |ws: bool, user: &str, pass: &str| {
+        let mut c = server.client(ws);
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\nPING\r\n"
+            )
+            .as_bytes(),
+        );
+        let first = c.line();
+        (c, first)
+    };
+    let (mut alice, first) = login(false, "alice", "pw1");
+    assert_eq!(first, "PONG");
+    let (mut bob, first) = login(true, "bob", "pw2");
+    assert_eq!(first, "PONG");
+    bob.send(b"SUB secret.x 1\r\nSUB open 2\r\n");
+    assert!(bob.round_trip().is_empty());
+
+    server.rewrite(
+        &USERS
+            .replace("password: pw1", "password: pw3")
+            .replace("allow: [\">\"]", "allow: [\">\"], deny: [\"secret.>\"]")
+            .replace("\n] }", "\n  { user: carol, password: pw4 }\n] }"),
+    );
+    assert!(server.signal("reload").status.success());
+    let log = server.wait_for_in_logs("Reloaded server configuration");
+    assert!(log.contains("Reloaded: authorization users"), "{log}");
+
+    assert_eq!(alice.line(), "-ERR 'Authorization Violation'");
+    assert_eq!(
+        bob.line(),
+        "-ERR 'Permissions Violation for Subscription to \"secret.x\" (sid \"1\")'"
+    );
+    assert!(bob.round_trip().is_empty(), "bob carries on");
+    server.wait_for_in_logs("Removed sub \"secret.x\" (sid \"1\") for bob - not authorized");
+    assert_eq!(
+        login(false, "alice", "pw1").1,
+        "-ERR 'Authorization Violation'"
+    );
+    assert_eq!(login(true, "alice", "pw3").1, "PONG");
+    let (mut carol, first) = login(false, "carol", "pw4");
+    assert_eq!(first, "PONG");
+    carol.send(b"PUB secret.x 1\r\na\r\nPUB open 1\r\nb\r\n");
+    assert!(carol.round_trip().is_empty());
+    // Only the subscription still allowed delivers.
+    assert_eq!(bob.line(), "MSG open 2 1");
+    assert_eq!(bob.line(), "b");
+    assert!(bob.round_trip().is_empty());
+}
+
+/// A change nats-server does not reload refuses the reload with its
+/// words, and so does a configuration that does not parse: the server
+/// goes on as it was.
+#[test]
+fn reload_refuses_start_only_options_and_bad_files() {
+    let server = Running::start("websocket { port: -1, no_tls: true }");
+    let mut c = server.client(false);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(c.line(), "PONG");
+    for (config, said) in [
+        (
+            "websocket { port: -1, no_tls: true }\nhttp_port: 8222",
+            "config reload not supported for HTTPPort: old=, new=8222",
+        ),
+        (
+            "websocket { port: -1, no_tls: true, compression: true }",
+            "config reload not supported for Websocket",
+        ),
+        (
+            "websocket { port: -1, no_tls: true }\nmax_payload: [",
+            "server.conf:7:1: unexpected end of file",
+        ),
+    ] {
+        server.rewrite(config);
+        assert!(server.signal("reload").status.success());
+        let log = server.wait_for_in_logs(said);
+        assert!(
+            log.contains("Failed to reload server configuration: "),
+            "{log}"
+        );
+        c.send(b"PING\r\n");
+        assert_eq!(c.line(), "PONG");
+    }
+    assert!(!server
+        .wait_for_in_logs("Failed")
+        .contains("Reloaded server configuration"));
+}
+
+/// Logging and limits reload: `debug` takes effect at once, a new
+/// `max_payload` is what new clients are told.
+#[test]
+fn reload_turns_on_debug_and_changes_limits() {
+    let server = Running::start("");
+    server.rewrite("debug: true\nmax_payload: 512");
+    assert!(server.signal("reload").status.success());
+    let log = server.wait_for_in_logs("Reloaded server configuration");
+    assert!(log.contains("Reloaded: debug = true"), "{log}");
+    assert!(log.contains("Reloaded: max_payload = 512"), "{log}");
+    let s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut c = common::Raw::over(s);
+    assert!(c.line().contains("\"max_payload\":512"));
+    c.send(b"CONNECT {\"verbose\":false}\r\nPUB a 513\r\n");
+    assert!(c
+        .until_closed()
+        .contains("-ERR 'Maximum Payload Violation'"));
+    server.wait_for_in_logs("Client connection created");
+}
+
+/// An NKEY user stays logged in through a reload that keeps it: its
+/// signature is checked again against the nonce it signed.
+#[test]
+fn reload_keeps_nkey_logins_and_ends_removed_ones() {
+    let (kept, removed) = (nkeys::KeyPair::new_user(), nkeys::KeyPair::new_user());
+    let users = |both: bool| {
+        let second = if both {
+            format!("\n  {{ nkey: {} }}", removed.public_key())
+        } else {
+            String::new()
+        };
+        format!(
+            "authorization {{ users = [ {{ nkey: {} }} {second} ] }}",
+            kept.public_key()
+        )
+    };
+    let server = Running::start(&users(true));
+    let port = server.port();
+    let login = |user: &nkeys::KeyPair| {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut c = common::Raw::over(s);
+        let info = c.line();
+        let sig = common::jwt::sign_nonce(&info, user);
+        let connect = serde_json::json!({"verbose": false, "nkey": user.public_key(), "sig": sig});
+        c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+        assert_eq!(c.line(), "PONG");
+        c
+    };
+    let (mut a, mut b) = (login(&kept), login(&removed));
+    server.rewrite(&users(false));
+    assert!(server.signal("reload").status.success());
+    server.wait_for_in_logs("Reloaded server configuration");
+    assert_eq!(b.line(), "-ERR 'Authorization Violation'");
+    a.send(b"PING\r\n");
+    assert_eq!(a.line(), "PONG");
+}
+
+/// TLS certificates reload; a TLS block that cannot be built refuses the
+/// reload and the port keeps the certificate it has.
+#[test]
+fn reload_rebuilds_tls_or_refuses_a_broken_block() {
+    let pki = common::tls::pki();
+    let server = Running::start(&pki.block(""));
+    server.rewrite(
+        "tls { cert_file: \"/nonexistent/cert.pem\", key_file: \"/nonexistent/key.pem\" }",
+    );
+    assert!(server.signal("reload").status.success());
+    let log = server.wait_for_in_logs("Failed to reload server configuration: ");
+    assert!(
+        log.contains("error parsing X509 certificate/key pair"),
+        "{log}"
+    );
+    assert!(!log.contains("Reloaded server configuration"));
+    let addr = format!("127.0.0.1:{}", server.port());
+    let mut c = common::tls::tls_client(&addr, &(pki.client_cert.clone(), pki.client_key.clone()));
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(c.line(), "PONG");
+    server.rewrite(&pki.block(", verify: true"));
+    assert!(server.signal("reload").status.success());
+    let log = server.wait_for_in_logs("Reloaded server configuration");
+    assert!(log.contains("Reloaded: tls"), "{log}");
+    let mut c = common::tls::tls_client(&addr, &(pki.client_cert.clone(), pki.client_key.clone()));
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(c.line(), "PONG");
 }

@@ -204,9 +204,10 @@ pub struct Authenticator {
     user_dns: Vec<(String, cert::Dn)>,
     /// JWT mode: the trusted accounts; every client logs in with a JWT.
     pub operator: Option<operator::Operator>,
-    /// By account id: connections logged in to it, server-wide, and its
-    /// limit (-1: none).
-    connections: Vec<(AtomicI64, i64)>,
+    /// By account id: connections logged in to it, server-wide (kept
+    /// across a reload), and its limit (-1: none).
+    counts: Arc<[AtomicI64]>,
+    limits: Vec<i64>,
 }
 
 impl Authenticator {
@@ -290,19 +291,18 @@ impl Authenticator {
         }
         // Each account's connection limit (-1: none), from the file or its
         // JWT, held server-wide.
-        let mut connections: Vec<(AtomicI64, i64)> = (0..accounts.len())
-            .map(|_| (AtomicI64::new(0), -1))
-            .collect();
+        let mut limits = vec![-1; accounts.len()];
         for a in &opts.accounts {
             if let (Some(id), Some(n)) = (accounts.id(&a.name), a.limits.connections) {
-                connections[id as usize].1 = n;
+                limits[id as usize] = n;
             }
         }
         for (key, claims, _) in &opts.operator.preload {
             if let Some(id) = accounts.id(key) {
-                connections[id as usize].1 = claims.nats.limits.conn;
+                limits[id as usize] = claims.nats.limits.conn;
             }
         }
+        let counts = (0..accounts.len()).map(|_| AtomicI64::new(0)).collect();
         let operator = operator::Operator::new(opts, accounts);
         let nonce_key = (!nkeys.is_empty() || operator.is_some()).then(|| {
             let rng = ring::rand::SystemRandom::new();
@@ -317,7 +317,8 @@ impl Authenticator {
         user_dns.sort_by(|a, b| a.0.cmp(&b.0));
         let authenticator = Authenticator {
             operator,
-            connections,
+            counts,
+            limits,
             tls_map: maps(opts.tls.as_ref()),
             ws_tls_map: maps(ws.and_then(|w| w.tls.as_ref())),
             user_dns,
@@ -432,7 +433,9 @@ impl Authenticator {
     /// Counts a login into account `id`; false when the account's
     /// connection limit is reached.
     pub fn enter(&self, id: u32) -> bool {
-        let Some((count, limit)) = self.connections.get(id as usize) else {
+        let (Some(count), Some(limit)) =
+            (self.counts.get(id as usize), self.limits.get(id as usize))
+        else {
             return true;
         };
         let n = count.fetch_add(1, Ordering::AcqRel);
@@ -445,8 +448,20 @@ impl Authenticator {
 
     /// A login counted by `enter` is over.
     pub fn leave(&self, id: u32) {
-        if let Some((count, _)) = self.connections.get(id as usize) {
+        if let Some(count) = self.counts.get(id as usize) {
             count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// After a reload (same accounts): the logins counted so far are the
+    /// old configuration's, and so are the nonces (a connection's NKEY
+    /// signature is checked again against the nonce it signed).
+    pub fn carry_from(&mut self, old: &Authenticator) {
+        if old.counts.len() == self.counts.len() {
+            self.counts = old.counts.clone();
+        }
+        if self.nonce_key.is_some() && old.nonce_key.is_some() {
+            self.nonce_key = old.nonce_key.clone();
         }
     }
 

@@ -57,6 +57,17 @@ pub struct TlsSummary {
     pub cipher: &'static str,
 }
 
+/// What a login was decided on, kept so a reload can decide it again: the
+/// credentials CONNECT gave, the names in the client's certificate, and
+/// the bcrypt hash its password was checked against (it is not checked
+/// again: the same hash keeps the login, another one ends it).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    pub connect: Option<crate::protocol::ConnectOptions>,
+    pub cert: Option<crate::auth::cert::CertNames>,
+    pub hash: Option<String>,
+}
+
 /// What a connection said of itself in CONNECT and who it logged in as.
 #[derive(Clone, Debug, Default)]
 pub struct About {
@@ -143,6 +154,8 @@ pub struct Client {
     /// What monitoring tells of it beyond the counters (boxed: set once
     /// at CONNECT, read only when asked).
     about: RefCell<Option<Box<About>>>,
+    /// What its login was decided on (`None`: nothing was asked of it).
+    credentials: RefCell<Option<Box<Credentials>>>,
     /// Why it closed, the first reason given (`None` when it ends: the
     /// client closed it).
     reason: Cell<Option<Reason>>,
@@ -201,6 +214,7 @@ impl Client {
             permissions: RefCell::new(None),
             flags: Cell::new(Flags::default()),
             about: RefCell::new(None),
+            credentials: RefCell::new(None),
             reason: Cell::new(None),
             state: Cell::new(State::Open),
             out: RefCell::new(vec![0; base]),
@@ -314,6 +328,15 @@ impl Client {
     pub fn set_tls(&self, tls: Option<TlsSummary>) {
         let mut about = self.about.borrow_mut();
         about.get_or_insert_with(Default::default).tls = tls;
+    }
+
+    /// What its login was decided on, for a reload to decide again.
+    pub fn set_credentials(&self, c: Option<Credentials>) {
+        *self.credentials.borrow_mut() = c.map(Box::new);
+    }
+
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.credentials.borrow().as_deref().cloned()
     }
 
     pub fn about(&self) -> std::cell::Ref<'_, Option<Box<About>>> {
@@ -448,16 +471,41 @@ impl Client {
     ) -> Result<Added, ProtocolError> {
         let added = self.subs.borrow_mut().add(sid, subject, queue, limit)?;
         if let Added::New(key) = added {
-            let filtered = self
-                .permissions
-                .borrow()
-                .as_ref()
-                .is_some_and(|p| p.filters(subject, queue));
-            if filtered {
-                self.subs.borrow_mut().set_filtered(key);
+            if self.filters(subject, queue) {
+                self.subs.borrow_mut().set_filtered(key, true);
             }
         }
         Ok(added)
+    }
+
+    fn filters(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        self.permissions
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| p.filters(subject, queue))
+    }
+
+    /// New permissions (a reload): the keys of the subscriptions they no
+    /// longer allow; the others' delivery checks are set anew.
+    pub fn subs_after_new_permissions(&self) -> Vec<usize> {
+        let mut denied = Vec::new();
+        for key in self.sub_keys() {
+            let Some((subject, queue)) = self
+                .subs
+                .borrow()
+                .get(key)
+                .map(|s| (s.subject.clone(), s.queue.clone()))
+            else {
+                continue;
+            };
+            if !self.may_subscribe(&subject, queue.as_deref()) {
+                denied.push(key);
+            } else {
+                let filtered = self.filters(&subject, queue.as_deref());
+                self.subs.borrow_mut().set_filtered(key, filtered);
+            }
+        }
+        denied
     }
 
     /// UNSUB (see [`Subs::unsubscribe`]).

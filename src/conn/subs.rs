@@ -63,6 +63,10 @@ impl Subs {
         self.slab.is_empty()
     }
 
+    pub fn get(&self, key: usize) -> Option<&Sub> {
+        self.slab.get(key)
+    }
+
     /// Every subscription, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Sub> {
         self.slab.iter().map(|(_, s)| s)
@@ -134,9 +138,11 @@ impl Subs {
             .map(|(_, s)| &s.sid[..])
     }
 
-    pub fn set_filtered(&mut self, key: usize) {
+    /// Whether deliveries to subscription `key` are checked against its
+    /// user's deny rules.
+    pub fn set_filtered(&mut self, key: usize, filtered: bool) {
         if let Some(s) = self.slab.get_mut(key) {
-            s.filtered = true;
+            s.filtered = filtered;
         }
     }
 

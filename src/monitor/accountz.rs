@@ -70,7 +70,7 @@ pub fn accountz(src: &dyn Source, req: &Request, now: SystemTime) -> Response {
     }
     out.account_detail = Some(AccountInfo {
         account_name: wanted.to_string(),
-        update_time: rfc3339_nano(ctx.started),
+        update_time: rfc3339_nano(ctx.rt.started),
         is_system: wanted == system,
         expired: false,
         complete: true,

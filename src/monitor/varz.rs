@@ -119,7 +119,7 @@ pub fn varz(src: &dyn Source, stats: &RequestStats, now: SystemTime) -> Varz {
     let info = ctx.info();
     let t = totals(&src.ask(&Ask::default()));
     let process = src.process();
-    let started = rfc3339_nano(ctx.started);
+    let started = rfc3339_nano(ctx.rt.started);
     let websocket = match (&opts.websocket, &ctx.websocket) {
         (Some(w), Some(c)) => Websocket {
             host: w.host.clone(),
@@ -172,7 +172,7 @@ pub fn varz(src: &dyn Source, stats: &RequestStats, now: SystemTime) -> Varz {
         write_deadline: opts.write_deadline.as_nanos(),
         start: started.clone(),
         now: rfc3339_nano(now),
-        uptime: uptime(now.duration_since(ctx.started).unwrap_or(Duration::ZERO)),
+        uptime: uptime(now.duration_since(ctx.rt.started).unwrap_or(Duration::ZERO)),
         mem: process.rss,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         gomaxprocs: ctx.shards,

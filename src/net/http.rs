@@ -67,11 +67,11 @@ impl Source for Live {
     }
 
     fn ask(&self, ask: &Ask) -> Vec<ShardReport> {
-        self.ctx.monitor.ask(ask, PATIENCE)
+        self.ctx.rt.monitor.ask(ask, PATIENCE)
     }
 
     fn closed(&self) -> Vec<ConnReport> {
-        self.ctx.monitor.closed()
+        self.ctx.rt.monitor.closed()
     }
 
     fn process(&self) -> Process {
@@ -79,7 +79,7 @@ impl Source for Live {
         let used = cpu_time().unwrap_or_default();
         // Since the last request, or since the start for the first one.
         let (before, since) = self.cpu.get().unwrap_or_else(|| {
-            let up = self.ctx.started.elapsed().unwrap_or_default();
+            let up = self.ctx.rt.started.elapsed().unwrap_or_default();
             (Duration::ZERO, now.checked_sub(up).unwrap_or(now))
         });
         self.cpu.set(Some((used, now)));

@@ -62,6 +62,21 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
+    /// Its credentials alone (what a reload checks again); `None` when it
+    /// gave none.
+    pub fn credentials(&self) -> Option<ConnectOptions> {
+        let c = ConnectOptions {
+            auth_token: self.auth_token.clone(),
+            user: self.user.clone(),
+            pass: self.pass.clone(),
+            nkey: self.nkey.clone(),
+            sig: self.sig.clone(),
+            jwt: self.jwt.clone(),
+            ..ConnectOptions::default()
+        };
+        (c != ConnectOptions::default()).then_some(c)
+    }
+
     /// Parses the JSON argument of a `CONNECT`.
     pub fn parse(json: &[u8]) -> Result<Self, ProtocolError> {
         // Go decodes a bare `null` into a struct as "nothing to change".

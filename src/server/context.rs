@@ -1,6 +1,8 @@
 //! What every shard shares, read-only: options, accounts, the
-//! authenticator, the INFO template; and the few counters that span shards
-//! (connection count, client ids, the stop flag), all outside the message path.
+//! authenticator, the INFO template, all of one configuration (a reload
+//! makes a new context); and in [`Runtime`] what outlives a configuration:
+//! the few counters and flags that span shards (connection count, client
+//! ids, the stop flag), all outside the message path.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +36,13 @@ pub struct ServerContext {
     pub websocket: Option<WebsocketContext>,
     /// TLS on the client port, when its `tls {}` block is set.
     pub client_tls: Option<ClientTls>,
+    /// The monitoring port, once bound (0: none).
+    pub http_port: u16,
+    pub rt: Arc<Runtime>,
+}
+
+/// What a reload keeps: the counters and flags of the running server.
+pub struct Runtime {
     next_cid: AtomicU64,
     connections: AtomicUsize,
     pub stopping: AtomicBool,
@@ -41,14 +50,12 @@ pub struct ServerContext {
     /// their clients between them (see `lame_duck_closed`).
     pub lame_duck: AtomicBool,
     pub lame_duck_begun: tokio::sync::Notify,
-    pub lame_duck_quota: std::sync::atomic::AtomicUsize,
-    pub lame_duck_closed: std::sync::atomic::AtomicUsize,
+    pub lame_duck_quota: AtomicUsize,
+    pub lame_duck_closed: AtomicUsize,
     /// Where monitoring reaches the shards and finds closed connections.
     pub monitor: crate::shard::report::Desk,
     /// When the server started, for monitoring.
     pub started: std::time::SystemTime,
-    /// The monitoring port, once bound (0: none).
-    pub http_port: u16,
 }
 
 impl ServerContext {
@@ -58,10 +65,51 @@ impl ServerContext {
         port: u16,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> ServerContext {
+        let rt = Arc::new(Runtime {
+            next_cid: AtomicU64::new(1),
+            connections: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
+            lame_duck_begun: tokio::sync::Notify::new(),
+            lame_duck_quota: Default::default(),
+            lame_duck_closed: Default::default(),
+            monitor: crate::shard::report::Desk::new(opts.max_closed_clients),
+            started: std::time::SystemTime::now(),
+        });
+        let server_id = nkeys::KeyPair::new_server().public_key();
+        Self::build(opts, shards, port, tls, rt, server_id)
+    }
+
+    /// The context of a reloaded configuration: the same server (its id,
+    /// ports, counters), the new options, with `tls` and `ws_tls` built
+    /// from them. The accounts must be the same ones.
+    pub fn reloaded(
+        &self,
+        opts: Options,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        ws_tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> ServerContext {
+        let (port, rt, id) = (self.info.port, self.rt.clone(), self.server_id.clone());
+        let mut ctx = Self::build(opts, self.shards, port, tls, rt, id);
+        ctx.auth.carry_from(&self.auth);
+        if let Some(ws) = &self.websocket {
+            ctx.websocket_listening(ws.info.port, ws_tls);
+        }
+        ctx.http_port = self.http_port;
+        ctx
+    }
+
+    fn build(
+        opts: Options,
+        shards: usize,
+        port: u16,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        rt: Arc<Runtime>,
+        server_id: String,
+    ) -> ServerContext {
         let accounts = Accounts::from_options(&opts);
         let auth = Authenticator::new(&opts, &accounts);
         let imports = Imports::from_options(&opts, &accounts);
-        let server_id = nkeys::KeyPair::new_server().public_key();
         let info = ServerInfo {
             server_id: server_id.clone(),
             server_name: opts
@@ -107,7 +155,6 @@ impl ServerContext {
                 .unwrap_or(liveness.ping_interval),
             ..liveness
         };
-        let max_closed = opts.max_closed_clients;
         ServerContext {
             opts,
             accounts,
@@ -120,16 +167,8 @@ impl ServerContext {
             info,
             websocket: None,
             client_tls,
-            next_cid: AtomicU64::new(1),
-            connections: AtomicUsize::new(0),
-            stopping: AtomicBool::new(false),
-            lame_duck: AtomicBool::new(false),
-            lame_duck_begun: tokio::sync::Notify::new(),
-            lame_duck_quota: Default::default(),
-            lame_duck_closed: Default::default(),
-            monitor: crate::shard::report::Desk::new(max_closed),
-            started: std::time::SystemTime::now(),
             http_port: 0,
+            rt,
         }
     }
 
@@ -147,13 +186,14 @@ impl ServerContext {
     }
 
     pub fn next_client_id(&self) -> u64 {
-        self.next_cid.fetch_add(1, Ordering::Relaxed)
+        self.rt.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Counts a new connection in, unless max_connections is reached.
     pub fn admit_connection(&self) -> bool {
         let max = self.opts.max_connections;
-        self.connections
+        self.rt
+            .connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
@@ -161,7 +201,7 @@ impl ServerContext {
     }
 
     pub fn release_connection(&self) {
-        self.connections.fetch_sub(1, Ordering::AcqRel);
+        self.rt.connections.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The limits a connection of `kind` is held to.
@@ -173,7 +213,7 @@ impl ServerContext {
     }
 
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::Acquire)
+        self.rt.connections.load(Ordering::Acquire)
     }
 
     /// The WebSocket listener is on `port`: its upgrade policy and the INFO

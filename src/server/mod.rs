@@ -11,13 +11,17 @@ use crate::net::{self, Backend};
 use crate::shard::{self, mailbox, Envelope, Port, ShardSetup};
 
 mod context;
+mod reload;
 pub mod signal;
 
 pub use context::ServerContext;
 
-/// Runs the server until SIGINT or SIGTERM; 0 on a clean stop.
-pub fn run(opts: Options, io: IoMode) -> ExitCode {
-    if let Err(e) = crate::log::init(crate::log::Settings {
+/// Reads the configuration again, for a reload (the file and the flags).
+pub type ReadConfig = Box<dyn Fn() -> Result<Options, String>>;
+
+/// Where and how `opts` says to log.
+fn log_settings(opts: &Options) -> crate::log::Settings<'_> {
+    crate::log::Settings {
         debug: opts.debug,
         trace: opts.trace,
         time: opts.logtime,
@@ -26,7 +30,13 @@ pub fn run(opts: Options, io: IoMode) -> ExitCode {
         max_files: opts.log_max_files,
         syslog: opts.syslog,
         remote_syslog: opts.remote_syslog.as_deref(),
-    }) {
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM; 0 on a clean stop. SIGHUP
+/// reloads what `read` gives.
+pub fn run(opts: Options, io: IoMode, read: ReadConfig) -> ExitCode {
+    if let Err(e) = crate::log::init(log_settings(&opts)) {
         eprintln!("ringnats: cannot open the log: {e}");
         return ExitCode::FAILURE;
     }
@@ -50,13 +60,13 @@ pub fn run(opts: Options, io: IoMode) -> ExitCode {
         },
     };
     if uring {
-        start::<net::uring::Uring>(opts)
+        start::<net::uring::Uring>(opts, read)
     } else {
-        start::<net::epoll::Epoll>(opts)
+        start::<net::epoll::Epoll>(opts, read)
     }
 }
 
-fn start<B: Backend>(opts: Options) -> ExitCode {
+fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
     // Catch SIGINT/SIGTERM before anything can see the server (pid file,
     // "Listening" line): one sent at once must be a clean stop, not the
     // default action killing the process.
@@ -226,11 +236,25 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
     }
     crate::info!("Server is ready");
 
-    match signals.wait() {
+    // SIGHUP puts a reloaded configuration in force; what follows (lame
+    // duck, the stop) runs under the latest.
+    let current = std::cell::RefCell::new(ctx);
+    let stop = signals.wait(|| {
+        let ctx = current.borrow().clone();
+        match reload::reload(&ctx, &*read) {
+            Ok(new) => {
+                *current.borrow_mut() = new;
+                crate::info!("Reloaded server configuration");
+            }
+            Err(e) => crate::error!("Failed to reload server configuration: {e}"),
+        }
+    });
+    let ctx = current.into_inner();
+    match stop {
         Stop::Signal(signal) => crate::info!("Trapped \"{signal}\" signal"),
         Stop::LameDuck => lame_duck(&ctx, &doorbells),
     }
-    ctx.stopping.store(true, Ordering::SeqCst);
+    ctx.rt.stopping.store(true, Ordering::SeqCst);
     for d in &doorbells {
         d.wake();
     }
@@ -250,8 +274,8 @@ fn start<B: Backend>(opts: Options) -> ExitCode {
 /// `lame_duck_duration` (at most a second apart); then the server stops.
 fn lame_duck(ctx: &ServerContext, doorbells: &[std::sync::Arc<mailbox::Doorbell>]) {
     crate::info!("Entering lame duck mode, stop accepting new clients");
-    ctx.lame_duck.store(true, Ordering::SeqCst);
-    ctx.lame_duck_begun.notify_waiters();
+    ctx.rt.lame_duck.store(true, Ordering::SeqCst);
+    ctx.rt.lame_duck_begun.notify_waiters();
     for d in doorbells {
         d.wake();
     }
@@ -268,7 +292,7 @@ fn lame_duck(ctx: &ServerContext, doorbells: &[std::sync::Arc<mailbox::Doorbell>
         .max(std::time::Duration::from_secs(1));
     let interval = (spread / clients as u32).min(std::time::Duration::from_secs(1));
     for i in 0..clients {
-        ctx.lame_duck_quota.store(i + 1, Ordering::SeqCst);
+        ctx.rt.lame_duck_quota.store(i + 1, Ordering::SeqCst);
         if ctx.connections() == 0 {
             break;
         }
@@ -399,8 +423,9 @@ impl Signals {
         }
     }
 
-    /// Serves the signals that do not stop the server until one that does.
-    fn wait(self) -> Stop {
+    /// Serves the signals that do not stop the server until one that does
+    /// (SIGHUP by `reload`).
+    fn wait(self, mut reload: impl FnMut()) -> Stop {
         let Signals {
             rt,
             mut term,
@@ -415,9 +440,7 @@ impl Signals {
                     _ = term.recv() => return Stop::Signal("terminated"),
                     _ = int.recv() => return Stop::Signal("interrupt"),
                     _ = usr1.recv() => crate::log::reopen(),
-                    _ = hup.recv() => crate::error!(
-                        "Failed to reload server configuration: reload is not supported yet; the configuration in use is unchanged (restart to apply a new one)"
-                    ),
+                    _ = hup.recv() => reload(),
                     _ = usr2.recv() => return Stop::LameDuck,
                 }
             }

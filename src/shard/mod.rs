@@ -23,6 +23,7 @@ use crate::subject::SubjectIndex;
 
 pub mod envelope;
 pub mod mailbox;
+mod reload;
 pub mod report;
 mod route;
 mod run;
@@ -93,7 +94,8 @@ pub struct ShardSetup {
 
 pub struct Shard {
     pub id: usize,
-    pub ctx: Arc<ServerContext>,
+    /// The configuration in force (a reload replaces it).
+    ctx: RefCell<Arc<ServerContext>>,
     pub(crate) clients: RefCell<Slab<Rc<Client>>>,
     pub(crate) accounts: RefCell<Vec<AccountIndex>>,
     pub(crate) outbox: RefCell<Outbox<Envelope>>,
@@ -117,7 +119,7 @@ pub struct Shard {
     pub(crate) targets: RefCell<Vec<route::Target>>,
     /// Some user answers requests by `allow_responses`: deliveries of
     /// requests are noted on the receiving connection (and not gathered).
-    pub(crate) tracks_replies: bool,
+    pub(crate) tracks_replies: Cell<bool>,
     /// Counters for monitoring beyond the live connections'.
     pub(crate) tally: report::Tally,
 }
@@ -137,9 +139,9 @@ impl Shard {
         let shards = ctx.shards;
         let tracks_replies = ctx.auth.tracks_replies();
         Shard {
-            tracks_replies,
+            tracks_replies: Cell::new(tracks_replies),
             id: setup_id,
-            ctx,
+            ctx: RefCell::new(ctx),
             clients: RefCell::new(Slab::new()),
             accounts: RefCell::new(accounts),
             outbox: RefCell::new(outbox),
@@ -155,9 +157,20 @@ impl Shard {
         }
     }
 
+    /// The configuration in force; not to be held across an await (a
+    /// reload replaces it): clone the `Arc` for that.
+    pub fn ctx(&self) -> std::cell::Ref<'_, Arc<ServerContext>> {
+        self.ctx.borrow()
+    }
+
+    /// A reload's configuration takes over.
+    pub(crate) fn set_ctx(&self, ctx: Arc<ServerContext>) {
+        *self.ctx.borrow_mut() = ctx;
+    }
+
     /// How many shards the server runs (1: no cross-shard work at all).
     pub fn shard_count(&self) -> usize {
-        self.ctx.shards
+        self.ctx().shards
     }
 
     pub fn register(&self, client: &Rc<Client>) {
@@ -321,8 +334,9 @@ where
     loop {
         // Lame duck mode closes the listener (by dropping it): new clients
         // are refused and go to another server.
-        let lame_duck = shard.ctx.lame_duck_begun.notified();
-        if shard.ctx.lame_duck.load(Ordering::SeqCst) {
+        let rt = shard.ctx().rt.clone();
+        let lame_duck = rt.lame_duck_begun.notified();
+        if shard.ctx().rt.lame_duck.load(Ordering::SeqCst) {
             return;
         }
         let accepted = tokio::select! {
@@ -331,7 +345,7 @@ where
         };
         match accepted {
             Ok((stream, addr)) => {
-                if shard.ctx.stopping.load(Ordering::Relaxed) {
+                if shard.ctx().rt.stopping.load(Ordering::Relaxed) {
                     drop(stream);
                     continue;
                 }
@@ -349,7 +363,7 @@ where
 /// Drains the mailboxes from the other shards until the server stops.
 async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
     loop {
-        if shard.ctx.stopping.load(Ordering::Relaxed) {
+        if shard.ctx().rt.stopping.load(Ordering::Relaxed) {
             return;
         }
         let n = shard.receive_mail(&mut inbox);
@@ -369,7 +383,7 @@ async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
 async fn housekeeping(shard: Rc<Shard>) {
     use crate::conn::Due;
     use crate::protocol::{encode, ProtocolError};
-    let ctx = shard.ctx.clone();
+    let ctx = shard.ctx().clone();
     let shortest = [ctx.liveness, ctx.ws_liveness]
         .iter()
         .map(|p| {
@@ -384,7 +398,9 @@ async fn housekeeping(shard: Rc<Shard>) {
     let mut told_lame_duck = false;
     loop {
         ticker.tick().await;
-        if ctx.lame_duck.load(Ordering::SeqCst) {
+        // Each pass under the configuration in force (a reload changes it).
+        let ctx = shard.ctx().clone();
+        if ctx.rt.lame_duck.load(Ordering::SeqCst) {
             lame_duck_pass(&shard, &mut told_lame_duck);
         }
         let now = Instant::now();
@@ -426,7 +442,7 @@ async fn housekeeping(shard: Rc<Shard>) {
 /// (once), then closes as many of this shard's clients as the server's
 /// quota lets it, each claimed from the quota the shards share.
 fn lame_duck_pass(shard: &Shard, told: &mut bool) {
-    let ctx = &shard.ctx;
+    let ctx = shard.ctx().clone();
     let clients = shard.all_clients();
     if !*told {
         *told = true;
@@ -441,12 +457,13 @@ fn lame_duck_pass(shard: &Shard, told: &mut bool) {
         }
     }
     for c in clients.iter().filter(|c| c.is_open()) {
-        let quota = ctx.lame_duck_quota.load(Ordering::SeqCst);
-        let claimed = ctx
-            .lame_duck_closed
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < quota).then_some(n + 1)
-            });
+        let quota = ctx.rt.lame_duck_quota.load(Ordering::SeqCst);
+        let claimed =
+            ctx.rt
+                .lame_duck_closed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < quota).then_some(n + 1)
+                });
         if claimed.is_err() {
             break;
         }

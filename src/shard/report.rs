@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -20,13 +20,19 @@ use super::Shard;
 use crate::config::options::ConnectionType;
 use crate::conn::{Client, Counters};
 use crate::monitor::report::{wall_time, Ask, ConnReport, ShardReport, SubReport, Totals};
+use crate::server::ServerContext;
 use crate::subject;
 
 /// nats-server keeps this many closed connections by default.
 pub const DEFAULT_MAX_CLOSED: usize = 10_000;
 
-/// A question and where its answer goes.
-type Asked = (Ask, mpsc::Sender<ShardReport>);
+/// What the main and monitor threads send a shard: a question and where
+/// its answer goes, or a reloaded configuration (acknowledged once in
+/// force).
+enum Asked {
+    Report(Ask, mpsc::Sender<ShardReport>),
+    Reload(Arc<ServerContext>, mpsc::Sender<()>),
+}
 
 /// Where the monitor finds the shards, and the closed connections.
 pub struct Desk {
@@ -62,7 +68,7 @@ impl Desk {
             let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
             shards
                 .iter()
-                .filter(|s| s.send((ask.clone(), tx.clone())).is_ok())
+                .filter(|s| s.send(Asked::Report(ask.clone(), tx.clone())).is_ok())
                 .count()
         };
         drop(tx);
@@ -76,6 +82,29 @@ impl Desk {
             }
         }
         reports
+    }
+
+    /// Hands every shard a reloaded configuration and waits (up to
+    /// `patience`) until each has it in force; how many did.
+    pub fn reload(&self, ctx: &Arc<ServerContext>, patience: std::time::Duration) -> usize {
+        let (tx, rx) = mpsc::channel();
+        let sent = {
+            let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+            shards
+                .iter()
+                .filter(|s| s.send(Asked::Reload(ctx.clone(), tx.clone())).is_ok())
+                .count()
+        };
+        drop(tx);
+        let deadline = Instant::now() + patience;
+        let mut applied = 0;
+        while applied < sent {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(()) => applied += 1,
+                Err(_) => break,
+            }
+        }
+        applied
     }
 
     /// The closed connections, oldest first.
@@ -124,11 +153,11 @@ impl Shard {
         self.tally.closed.set(closed);
         let mut report = self.conn_report(client, true);
         report.stop = Some((std::time::SystemTime::now(), client.reason().text()));
-        self.ctx.monitor.record_closed(report);
+        self.ctx().rt.monitor.record_closed(report);
     }
 
     fn conn_report(&self, client: &Client, with_subs: bool) -> ConnReport {
-        let account = self.ctx.accounts.name(client.account()).to_string();
+        let account = self.ctx().accounts.name(client.account()).to_string();
         let subs = if with_subs {
             client
                 .subs()
@@ -194,7 +223,7 @@ impl Shard {
         let subs = match &ask.subs {
             None => Vec::new(),
             Some(q) => {
-                let wanted = q.account.as_deref().map(|n| self.ctx.accounts.id(n));
+                let wanted = q.account.as_deref().map(|n| self.ctx().accounts.id(n));
                 let mut subs = Vec::new();
                 for c in self.all_clients() {
                     if wanted.is_some_and(|id| id != Some(c.account())) {
@@ -220,9 +249,17 @@ impl Shard {
 
 /// Answers the monitor's questions until the server stops.
 pub(crate) async fn answer_loop(shard: Rc<Shard>) {
-    let mut asked = shard.ctx.monitor.open();
-    while let Some((ask, reply)) = asked.recv().await {
-        let _ = reply.send(shard.report(&ask));
+    let mut asked = shard.ctx().rt.monitor.open();
+    while let Some(mail) = asked.recv().await {
+        match mail {
+            Asked::Report(ask, reply) => {
+                let _ = reply.send(shard.report(&ask));
+            }
+            Asked::Reload(ctx, done) => {
+                shard.reload(ctx);
+                let _ = done.send(());
+            }
+        }
     }
 }
 

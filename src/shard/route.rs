@@ -86,7 +86,7 @@ impl Shard {
             // "none" below.
             Some(0) => return Err(ProtocolError::MaxSubscriptions),
             Some(n) => n as usize,
-            None => self.ctx.opts.max_subscriptions,
+            None => self.ctx().opts.max_subscriptions,
         };
         let key = match client.add_sub(sid, subject, queue, limit)? {
             Added::New(key) => key,
@@ -129,10 +129,10 @@ impl Shard {
         }
     }
 
-    fn remove_sub(&self, client: &Rc<Client>, key: usize) {
-        let Some(sub) = client.remove_sub(key) else {
-            return;
-        };
+    /// Removes one subscription of `client`, from the connection and the
+    /// subject index; the subscription, when there was one.
+    pub(crate) fn remove_sub(&self, client: &Rc<Client>, key: usize) -> Option<crate::conn::Sub> {
+        let sub = client.remove_sub(key)?;
         let account = client.account();
         let mut accounts = self.accounts.borrow_mut();
         let acct = &mut accounts[account as usize];
@@ -159,6 +159,7 @@ impl Shard {
             let queue = sub.queue.as_deref();
             self.announce(client, account, &sub.subject, queue, left, left == 0);
         }
+        Some(sub)
     }
 
     /// Tells every other shard how many subscriptions this shard now has
@@ -230,7 +231,7 @@ impl Shard {
     ) {
         let account = from.account();
         let mut interest = self.route(account, Some(from), subject, reply, header_len, message);
-        if self.ctx.imports.involve(account) {
+        if self.ctx().imports.involve(account) {
             interest |= self.cross_accounts(account, subject, reply, header_len, message, 0);
         }
         if let Some(reply) = reply {
@@ -364,7 +365,7 @@ impl Shard {
         message: &[u8],
         hops: u8,
     ) -> bool {
-        let imports = &self.ctx.imports;
+        let imports = &self.ctx().imports;
         // The clock is read only when a response is owed or answered.
         let now = std::cell::OnceCell::new();
         let now = || *now.get_or_init(Instant::now);
@@ -393,7 +394,7 @@ impl Shard {
                 imports.owe(token.clone(), account, reply, r, now());
                 token
             });
-            let (hl, m) = with_request_info(header_len, message, self.ctx.accounts.name(account));
+            let (hl, m) = with_request_info(header_len, message, self.ctx().accounts.name(account));
             onward(r.to_account, &mapped, token.as_deref(), hl, &m);
             interest = true;
         }
@@ -420,7 +421,7 @@ impl Shard {
             msg.write(out, sid, headers);
             msg.counted(headers)
         });
-        if self.tracks_replies {
+        if self.tracks_replies.get() {
             if let (Some(reply), Some(client)) = (msg.reply(), clients.get(sub.conn as usize)) {
                 client.delivered_request(reply);
             }
@@ -453,7 +454,7 @@ impl Shard {
             return;
         };
         self.mark_dirty(client);
-        if delivered.pending as i64 > self.ctx.opts.max_pending {
+        if delivered.pending as i64 > self.ctx().opts.max_pending {
             self.slow_consumer(client);
         }
         if delivered.expired {

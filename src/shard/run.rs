@@ -76,7 +76,7 @@ impl Shard {
         message: &[u8],
         local: &Rc<MatchResult<SubRef>>,
     ) -> bool {
-        if header_len != 0 || (reply.is_some() && self.tracks_replies) {
+        if header_len != 0 || (reply.is_some() && self.tracks_replies.get()) {
             return false;
         }
         {

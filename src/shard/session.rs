@@ -13,7 +13,7 @@ use super::{writer, Port, Shard};
 use crate::auth::cert::CertNames;
 use crate::auth::{permissions, Login, Verdict};
 use crate::config::options::ConnectionType;
-use crate::conn::{About, Client, Flags, Reason, TlsSummary};
+use crate::conn::{About, Client, Credentials, Flags, Reason, TlsSummary};
 use crate::net::{self, Stream};
 use crate::protocol::{
     encode, ClientOp, ClientParser, ConnectOptions, OwnedOp, ParserLimits, ProtocolError,
@@ -45,7 +45,7 @@ const CONVERSATION: Duration = Duration::from_millis(50);
 /// and an idle connection should pay for the session loop only, not for
 /// the handshakes it went through.
 pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, port: Port) {
-    let ctx = shard.ctx.clone();
+    let ctx = shard.ctx().clone();
     let cid = ctx.next_client_id();
     match port {
         Port::Client => {
@@ -252,7 +252,7 @@ async fn run<S: Stream>(
     secured: Secured,
 ) {
     let Secured { cert, tls } = secured;
-    let ctx = shard.ctx.clone();
+    let ctx = shard.ctx().clone();
     let (port, kind, ws, mut early) = match ws {
         None => (Port::Client, ConnectionType::Standard, None, Vec::new()),
         Some((up, early)) => (Port::Websocket, ConnectionType::Websocket, Some(up), early),
@@ -566,7 +566,8 @@ async fn upgrade<S: Stream>(
     addr: SocketAddr,
     deadline: tokio::time::Instant,
 ) -> Option<(handshake::Upgrade, Vec<u8>)> {
-    let ws = shard.ctx.websocket.as_ref()?;
+    let ctx = shard.ctx().clone();
+    let ws = ctx.websocket.as_ref()?;
     let read_request = async {
         let mut head: Vec<u8> = Vec::with_capacity(1024);
         loop {
@@ -637,7 +638,7 @@ fn handle(
     }
     let flags = client.flags();
     if !flags.connected
-        && shard.ctx.auth.required_for(client.kind)
+        && shard.ctx().auth.required_for(client.kind)
         && !matches!(op, ClientOp::Connect(_))
     {
         return Err(ProtocolError::AuthorizationViolation);
@@ -706,7 +707,7 @@ fn handle(
                     ..flags
                 });
                 let mut info = Vec::new();
-                shard.ctx.write_later_info(&mut info, client, false);
+                shard.ctx().write_later_info(&mut info, client, false);
                 client.out().extend_from_slice(&info);
             }
             Ok(())
@@ -785,7 +786,7 @@ fn connect(
     presented: Presented<'_>,
     deferred: &mut Deferred,
 ) -> Result<(), ProtocolError> {
-    let ctx = &shard.ctx;
+    let ctx = shard.ctx().clone();
     let mut opts = ConnectOptions::parse(json)?;
     if let Some(c) = presented.cookies {
         // Credentials from the upgrade's cookies, where CONNECT has none.
@@ -817,6 +818,22 @@ fn connect(
             client.addr,
             client.cid,
         );
+    }
+    // Kept for a reload to decide again (nothing kept when nothing was
+    // given and nothing asked).
+    let hash = match &verdict {
+        Verdict::Bcrypt { hash, .. } => Some(hash.clone()),
+        _ => None,
+    };
+    let given = opts.credentials();
+    if given.is_some() || presented.cert.is_some() {
+        client.set_credentials(Some(Credentials {
+            connect: given,
+            cert: presented.cert.cloned(),
+            hash,
+        }));
+    } else {
+        client.set_credentials(None);
     }
     match verdict {
         Verdict::Granted(login) => admit(shard, client, opts, login),
@@ -859,9 +876,9 @@ fn admit(
     opts: ConnectOptions,
     login: Login,
 ) -> Result<(), ProtocolError> {
-    let server_headers = !shard.ctx.opts.no_header_support;
+    let server_headers = !shard.ctx().opts.no_header_support;
     opts.validate(server_headers)?;
-    let auth = &shard.ctx.auth;
+    let auth = &shard.ctx().auth;
     if client.counted() {
         // A second CONNECT: counted again where it logs in now.
         auth.leave(client.account());
@@ -897,7 +914,7 @@ fn admit(
             && login
                 .limits
                 .payload
-                .is_some_and(|p| p != shard.ctx.opts.max_payload),
+                .is_some_and(|p| p != shard.ctx().opts.max_payload),
     });
     client.connected_at(Instant::now());
     let tls = client.about().as_ref().and_then(|a| a.tls);

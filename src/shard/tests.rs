@@ -35,7 +35,7 @@ impl World {
     /// A connected client on shard `s`.
     fn client(&self, s: usize) -> Rc<Client> {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let ctx_policy = self.shards[s].ctx.liveness;
+        let ctx_policy = self.shards[s].ctx().liveness;
         let c = Rc::new(Client::new(
             1,
             addr,
