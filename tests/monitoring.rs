@@ -146,8 +146,8 @@ io_tests! {
         ws.send_frame(0x83, b"x");
         ws.until_close();
         let closed = wait_for(port, "/connz?state=closed&sort=reason", |v| v["total"] == 2);
-        assert_eq!(connection(&closed, "bad")["reason"], "Parse Error");
-        assert_eq!(connection(&closed, "ws")["reason"], "Protocol Violation");
+        assert_eq!(connection(&closed, "bad")["reason"], "Protocol Violation");
+        assert_eq!(connection(&closed, "ws")["reason"], "Read Error");
         let one = http_json(port, &format!("/connz?state=closed&cid={cid}"));
         assert_eq!(one["connections"][0]["name"], "bad");
         assert_eq!(one["limit"], 1);
@@ -228,5 +228,28 @@ io_tests! {
         }
         let closed = wait_for(port, "/connz?state=closed", |v| v["total"] == 1);
         assert_eq!(connection(&closed, "slow")["reason"], "Slow Consumer (Pending Bytes)");
+    };
+
+    // A connection refused at max_connections is counted and kept with
+    // nats-server's reason; /connz filters on the user a client gave,
+    // also where no authentication is asked for.
+    refusals_are_recorded_and_users_are_shown => |io| async move {
+        let server = Start::new(io)
+            .shards(2)
+            .config("http_port: -1\nmax_connections: 1\n")
+            .start();
+        let port = monitor_port(&server);
+        let (mut one, _) = Raw::connect(&server);
+        one.send(b"CONNECT {\"verbose\":false,\"name\":\"one\",\"user\":\"u1\",\"lang\":\"go\"}\r\nPING\r\n");
+        assert_eq!(one.line(), "PONG");
+        let (mut two, _) = Raw::connect(&server);
+        assert!(two.until_closed().contains("-ERR 'maximum connections exceeded'"));
+        let closed = wait_for(port, "/connz?state=closed", |v| v["total"] == 1);
+        assert_eq!(closed["connections"][0]["reason"], "Maximum Connections Exceeded");
+        assert_eq!(http_json(port, "/varz")["total_connections"], 2);
+        let by_user = http_json(port, "/connz?user=u1&auth=1");
+        assert_eq!(by_user["connections"][0]["name"], "one");
+        assert_eq!(by_user["connections"][0]["authorized_user"], "u1");
+        assert_eq!(http_json(port, "/connz?user=nobody")["num_connections"], 0);
     };
 }

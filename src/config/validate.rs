@@ -150,8 +150,8 @@ pub(crate) fn check(o: &Options, map: &Map, r: &mut Report) {
                 item,
                 format!(
                     "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
-                    go_duration(o.lame_duck_grace_period),
-                    go_duration(o.lame_duck_duration)
+                    crate::monitor::time::go_duration(o.lame_duck_grace_period),
+                    crate::monitor::time::go_duration(o.lame_duck_duration)
                 ),
             );
         }
@@ -292,16 +292,6 @@ fn check_tls_files(tls: &TlsOptions, r: &mut Report) {
                 format!("failed to parse root ca certificate: {}", ca.display()),
             );
         }
-    }
-}
-
-/// A duration as Go prints whole seconds: `10s`, `2m0s`, `1h0m0s`.
-fn go_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, s % 3600 / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, m, sec) => format!("{h}h{m}m{sec}s"),
     }
 }
 

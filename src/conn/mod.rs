@@ -184,8 +184,12 @@ pub struct Client {
     /// Header bytes of messages delivered without them (nats-server's
     /// server-wide out_bytes counts them; the connection's does not).
     headers_stripped: Cell<u64>,
-    /// The last time output reached the socket.
-    last_written: Cell<Instant>,
+    /// nats-server's last activity: the last message, SUB, UNSUB or
+    /// CONNECT from the client, or delivery to it (PINGs do not count).
+    last_activity: Cell<Instant>,
+    /// Operations that count as activity, so far (the session stamps the
+    /// read that carried new ones).
+    activity: Cell<u64>,
     /// The round trip: from accept to CONNECT at first, then from the
     /// server's last PING to its PONG (`ping_sent`).
     rtt: Cell<std::time::Duration>,
@@ -231,7 +235,8 @@ impl Client {
             bytes_in: Cell::new(0),
             bytes_out: Cell::new(0),
             headers_stripped: Cell::new(0),
-            last_written: Cell::new(now),
+            last_activity: Cell::new(now),
+            activity: Cell::new(0),
             rtt: Cell::new(std::time::Duration::ZERO),
             ping_sent: Cell::new(None),
             ws: ws.map(Box::new),
@@ -415,9 +420,24 @@ impl Client {
         self.liveness.get().created()
     }
 
-    /// The last time the client sent something or output reached it.
+    /// The last message, SUB, UNSUB or CONNECT from it, or delivery to it.
     pub fn last_activity(&self) -> Instant {
-        self.liveness.get().last_read().max(self.last_written.get())
+        self.last_activity.get()
+    }
+
+    /// An operation that counts as activity (not a PING or PONG).
+    #[inline]
+    pub fn count_activity(&self) {
+        self.activity.set(self.activity.get() + 1);
+    }
+
+    /// Activity operations so far.
+    pub fn activity(&self) -> u64 {
+        self.activity.get()
+    }
+
+    pub fn active_at(&self, now: Instant) {
+        self.last_activity.set(now);
     }
 
     /// Its login's own limits.
@@ -628,11 +648,6 @@ impl Client {
     /// The batch taken last is written (or failed).
     pub fn written(&self) {
         self.in_flight.set(0);
-    }
-
-    /// Output reached the socket at `now`.
-    pub fn wrote_at(&self, now: Instant) {
-        self.last_written.set(now);
     }
 
     /// Resolves when there may be output to write or the state changed.

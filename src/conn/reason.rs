@@ -8,12 +8,10 @@ pub enum Reason {
     ClientClosed,
     AuthenticationTimeout,
     AuthenticationViolation,
-    TlsHandshakeError,
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     WriteError,
     ReadError,
-    ParseError,
     StaleConnection,
     ProtocolViolation,
     BadClientProtocolVersion,
@@ -34,12 +32,10 @@ impl Reason {
             Reason::ClientClosed => "Client Closed",
             Reason::AuthenticationTimeout => "Authentication Timeout",
             Reason::AuthenticationViolation => "Authentication Failure",
-            Reason::TlsHandshakeError => "TLS Handshake Failure",
             Reason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             Reason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             Reason::WriteError => "Write Error",
             Reason::ReadError => "Read Error",
-            Reason::ParseError => "Parse Error",
             Reason::StaleConnection => "Stale Connection",
             Reason::ProtocolViolation => "Protocol Violation",
             Reason::BadClientProtocolVersion => "Bad Client Protocol Version",
@@ -72,8 +68,9 @@ impl From<ProtocolError> for Reason {
             }
             E::InvalidClientProtocol => Reason::BadClientProtocolVersion,
             E::NoRespondersRequiresHeaders => Reason::NoRespondersRequiresHeaders,
-            E::InvalidConnectJson => Reason::ProtocolViolation,
-            _ => Reason::ParseError,
+            // What the parser refuses: nats-server's read loop closes with
+            // this (Parse Error is for a client that sends -ERR).
+            _ => Reason::ProtocolViolation,
         }
     }
 }
@@ -94,7 +91,7 @@ mod tests {
         );
         assert_eq!(
             Reason::from(ProtocolError::UnknownOperation).text(),
-            "Parse Error"
+            "Protocol Violation"
         );
         assert_eq!(
             Reason::from(ProtocolError::StaleConnection).text(),

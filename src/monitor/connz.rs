@@ -1,6 +1,7 @@
 //! `/connz`: the connections, open and closed, filtered, sorted and paged
 //! as nats-server does it, with its keys and its error texts.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -9,9 +10,6 @@ use super::report::{Ask, ConnReport, SubReport};
 use super::time::{go_duration, rfc3339_nano, uptime};
 use super::{Request, Source};
 use crate::auth::GLOBAL_ACCOUNT;
-
-/// nats-server's default page size.
-const DEFAULT_LIMIT: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -100,7 +98,7 @@ impl Query {
             "" | "open" => State::Open,
             "closed" => State::Closed,
             "any" | "all" => State::All,
-            other => return Err(format!("Error decoding state for {other}")),
+            _ => return Err(format!("Error decoding state for {}", req.get("state"))),
         };
         let sort_name = req.get("sort");
         let sort =
@@ -110,11 +108,7 @@ impl Query {
             auth,
             subs,
             offset: offset.max(0) as usize,
-            limit: if limit <= 0 {
-                DEFAULT_LIMIT
-            } else {
-                limit as usize
-            },
+            limit: super::page_size(limit),
             cid,
             state,
             user: req.get("user").to_string(),
@@ -215,7 +209,7 @@ pub fn connz(src: &dyn Source, q: &Query, now: SystemTime) -> Result<Connz, Stri
     if q.sort == Sort::Reason && q.state != State::Closed {
         return Err("sort by reason only valid on closed connections".into());
     }
-    let mut conns: Vec<ConnReport> = Vec::new();
+    let mut conns: Vec<Arc<ConnReport>> = Vec::new();
     if q.state != State::Closed {
         let ask = Ask {
             conns: true,
@@ -223,17 +217,17 @@ pub fn connz(src: &dyn Source, q: &Query, now: SystemTime) -> Result<Connz, Stri
             subs: None,
         };
         for r in src.ask(&ask) {
-            conns.extend(r.conns);
+            conns.extend(r.conns.into_iter().map(Arc::new));
         }
     }
     if q.state != State::Open {
         conns.extend(src.closed());
     }
-    let wanted = |c: &ConnReport| {
-        (q.account.is_empty() || c.account == q.account)
-            && (q.user.is_empty() || c.about.user.as_deref() == Some(q.user.as_str()))
-    };
-    conns.retain(wanted);
+    // The total counts the account's connections, before the user and
+    // cid filters, as nats-server's does.
+    conns.retain(|c| q.account.is_empty() || c.account == q.account);
+    let total = conns.len();
+    conns.retain(|c| q.user.is_empty() || c.about.user.as_deref() == Some(q.user.as_str()));
     if q.cid > 0 {
         // An open connection first, else the closed one with that cid.
         conns.retain(|c| c.cid == q.cid);
@@ -241,11 +235,9 @@ pub fn connz(src: &dyn Source, q: &Query, now: SystemTime) -> Result<Connz, Stri
         conns.truncate(1);
     }
     sort(&mut conns, q.sort, now);
-    let total = conns.len();
     let limit = if q.cid > 0 { 1 } else { q.limit };
-    let from = q.offset.min(total);
-    let to = from + limit.min(total - from);
-    let connections: Vec<ConnInfo> = conns[from..to].iter().map(|c| info(c, q, now)).collect();
+    let shown = super::page(conns.len(), q.offset, limit);
+    let connections: Vec<ConnInfo> = conns[shown].iter().map(|c| info(c, q, now)).collect();
     Ok(Connz {
         server_id: src.ctx().server_id.clone(),
         now: rfc3339_nano(now),
@@ -257,7 +249,7 @@ pub fn connz(src: &dyn Source, q: &Query, now: SystemTime) -> Result<Connz, Stri
     })
 }
 
-fn sort(conns: &mut [ConnReport], by: Sort, now: SystemTime) {
+fn sort(conns: &mut [Arc<ConnReport>], by: Sort, now: SystemTime) {
     let age = |c: &ConnReport, since: SystemTime| {
         c.stop
             .map_or(now, |(stop, _)| stop)

@@ -74,15 +74,18 @@ impl Out {
             conns: true,
             ..Ask::default()
         };
-        let conns: Vec<_> = src.ask(&ask).into_iter().flat_map(|r| r.conns).collect();
-        let n = conns.len() as f64;
+        let mut conns: Vec<_> = src.ask(&ask).into_iter().flat_map(|r| r.conns).collect();
+        // The exporter reads /connz's first page (1024 by cid) and sums it.
+        conns.sort_by_key(|c| c.cid);
+        let limit = super::page_size(0);
+        let first = &conns[super::page(conns.len(), 0, limit)];
         let sum =
-            |f: &dyn Fn(&super::report::ConnReport) -> u64| conns.iter().map(f).sum::<u64>() as f64;
+            |f: &dyn Fn(&super::report::ConnReport) -> u64| first.iter().map(f).sum::<u64>() as f64;
         let gauges = [
-            ("num_connections", n),
-            ("total", n),
+            ("num_connections", first.len() as f64),
+            ("total", conns.len() as f64),
             ("offset", 0.0),
-            ("limit", n.max(1024.0)),
+            ("limit", limit as f64),
             ("pending_bytes", sum(&|c| c.pending as u64)),
             ("subscriptions", sum(&|c| c.subscriptions as u64)),
         ];

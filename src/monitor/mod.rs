@@ -29,7 +29,7 @@ pub trait Source {
     /// Every shard's answer to `ask`.
     fn ask(&self, ask: &Ask) -> Vec<ShardReport>;
     /// The closed connections, oldest first.
-    fn closed(&self) -> Vec<ConnReport>;
+    fn closed(&self) -> Vec<std::sync::Arc<ConnReport>>;
     /// The process's memory and CPU use.
     fn process(&self) -> Process;
 }
@@ -86,6 +86,7 @@ impl Response {
             200 => "OK",
             400 => "Bad Request",
             404 => "Not Found",
+            503 => "Service Unavailable",
             _ => "Error",
         }
     }
@@ -93,8 +94,15 @@ impl Response {
     /// The whole HTTP/1.1 response, the connection closed after it (for a
     /// HEAD request, without the body).
     pub fn to_bytes(&self, head_only: bool) -> Vec<u8> {
+        // Browsers' dashboards may read the JSON (nats-server allows any
+        // origin there).
+        let cors = if self.content_type == "application/json" {
+            "Access-Control-Allow-Origin: *\r\n"
+        } else {
+            ""
+        };
         let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n{cors}Content-Length: {}\r\nConnection: close\r\n\r\n",
             self.status,
             self.reason(),
             self.content_type,
@@ -128,6 +136,8 @@ pub fn answer(req: &Request, src: &dyn Source, stats: &mut RequestStats) -> Resp
     };
     let path = match path {
         "" => "/",
+        // nats-server's other name for it, counted as it.
+        "/subscriptionsz" => "/subsz",
         p => p,
     };
     if path == "/" || ENDPOINTS.contains(&path) {
@@ -145,7 +155,7 @@ pub fn answer(req: &Request, src: &dyn Source, stats: &mut RequestStats) -> Resp
             },
             Err(e) => Response::bad_request(e),
         },
-        "/subsz" | "/subscriptionsz" => match subsz::Query::from(req) {
+        "/subsz" => match subsz::Query::from(req) {
             Ok(q) => Response::json(&subsz::subsz(src, &q, now)),
             Err(e) => Response::bad_request(e),
         },
@@ -174,6 +184,22 @@ pub fn answer(req: &Request, src: &dyn Source, stats: &mut RequestStats) -> Resp
             body: metrics::metrics(src, stats, now).into_bytes(),
         },
         _ => Response::not_found(),
+    }
+}
+
+/// nats-server's page of a list: `limit` entries from `offset` on (both
+/// clamped to the list).
+fn page(len: usize, offset: usize, limit: usize) -> std::ops::Range<usize> {
+    let from = offset.min(len);
+    from..from + limit.min(len - from)
+}
+
+/// A page's size as asked (`limit`), nats-server's 1024 when not set.
+fn page_size(limit: i64) -> usize {
+    if limit <= 0 {
+        1024
+    } else {
+        limit as usize
     }
 }
 

@@ -89,13 +89,14 @@ pub struct ShardReport {
     pub subs: Vec<SubReport>,
 }
 
-/// A wall-clock time for an `Instant` of this process.
+/// A wall-clock time for an `Instant` of this process, by one fixed
+/// pairing of the two clocks (so the same instant always reads the same).
 pub fn wall_time(at: std::time::Instant) -> SystemTime {
-    let now = std::time::Instant::now();
-    let wall = SystemTime::now();
-    if at <= now {
-        wall - (now - at)
+    static BASE: std::sync::OnceLock<(std::time::Instant, SystemTime)> = std::sync::OnceLock::new();
+    let (instant, wall) = *BASE.get_or_init(|| (std::time::Instant::now(), SystemTime::now()));
+    if at >= instant {
+        wall + (at - instant)
     } else {
-        wall + (at - now)
+        wall - (instant - at)
     }
 }

@@ -7,10 +7,8 @@ use serde::Serialize;
 
 use super::connz::SubDetail;
 use super::report::{Ask, SubsQuery};
-use super::time::rfc3339_nano;
+use super::time::{go_float, rfc3339_nano};
 use super::{totals, Request, Source};
-
-const DEFAULT_LIMIT: usize = 1024;
 
 pub struct Query {
     subs: bool,
@@ -36,11 +34,7 @@ impl Query {
         Ok(Query {
             subs,
             offset: offset.max(0) as usize,
-            limit: if limit <= 0 {
-                DEFAULT_LIMIT
-            } else {
-                limit as usize
-            },
+            limit: super::page_size(limit),
             test,
             account: Some(req.get("acc").to_string()).filter(|a| !a.is_empty()),
         })
@@ -56,8 +50,10 @@ pub struct Subsz {
     num_inserts: u64,
     num_removes: u64,
     num_matches: u64,
+    #[serde(serialize_with = "go_float")]
     cache_hit_rate: f64,
     max_fanout: usize,
+    #[serde(serialize_with = "go_float")]
     avg_fanout: f64,
     total: usize,
     offset: usize,
@@ -79,8 +75,7 @@ pub fn subsz(src: &dyn Source, q: &Query, now: SystemTime) -> Subsz {
     let mut subs: Vec<_> = reports.iter().flat_map(|r| r.subs.iter()).collect();
     subs.sort_by(|a, b| (a.cid, &a.sid).cmp(&(b.cid, &b.sid)));
     let total = subs.len();
-    let from = q.offset.min(total);
-    let to = from + q.limit.min(total - from);
+    let shown = super::page(total, q.offset, q.limit);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     Subsz {
         server_id: src.ctx().server_id.clone(),
@@ -97,7 +92,7 @@ pub fn subsz(src: &dyn Source, q: &Query, now: SystemTime) -> Subsz {
         offset: q.offset,
         limit: q.limit,
         subscriptions_list: q.subs.then(|| {
-            subs[from..to]
+            subs[shown.clone()]
                 .iter()
                 .map(|s| SubDetail::of(s, true))
                 .collect()

@@ -118,8 +118,12 @@ impl Source for Fake {
             .collect()
     }
 
-    fn closed(&self) -> Vec<ConnReport> {
-        self.closed.clone()
+    fn closed(&self) -> Vec<std::sync::Arc<ConnReport>> {
+        self.closed
+            .iter()
+            .cloned()
+            .map(std::sync::Arc::new)
+            .collect()
     }
 
     fn process(&self) -> Process {
@@ -191,7 +195,14 @@ fn connz_pages_filters_and_refuses_as_nats_server_does() {
     );
     let (_, v, _) = get(&f, "/connz?offset=10");
     assert_eq!(cids(&v), Vec::<u64>::new());
-    assert_eq!(get(&f, "/connz?cid=3").1["connections"][0]["cid"], 3);
+    let (_, one, _) = get(&f, "/connz?cid=3");
+    assert_eq!(one["connections"][0]["cid"], 3);
+    // The total is counted before the cid and user filters.
+    assert_eq!(
+        (one["total"].as_u64(), one["limit"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(get(&f, "/connz?user=bob").1["total"], 4);
     assert_eq!(cids(&get(&f, "/connz?cid=7").1), Vec::<u64>::new());
     assert_eq!(cids(&get(&f, "/connz?cid=7&state=closed").1), vec![7]);
     assert_eq!(cids(&get(&f, "/connz?acc=B").1), vec![3, 4]);

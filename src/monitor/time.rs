@@ -78,6 +78,16 @@ pub fn go_duration(d: Duration) -> String {
     out
 }
 
+/// A float as Go's JSON writes it: a whole number without `.0` (serde
+/// writes `2.0`, Go `2`).
+pub fn go_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        s.serialize_i64(*v as i64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
 /// nats-server's uptime and idle times: whole seconds, with minutes,
 /// hours, days and years as they are reached (`1d2h3m4s`).
 pub fn uptime(d: Duration) -> String {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::report::Ask;
-use super::time::{rfc3339_nano, uptime};
+use super::time::{go_float, rfc3339_nano, uptime};
 use super::{totals, RequestStats, Source};
 
 #[derive(Serialize)]
@@ -34,6 +34,7 @@ pub struct Varz {
     pub http_base_path: String,
     pub https_port: u16,
     /// Seconds.
+    #[serde(serialize_with = "go_float")]
     pub auth_timeout: f64,
     pub max_control_line: u32,
     pub max_payload: u32,
@@ -45,6 +46,7 @@ pub struct Varz {
     pub websocket: Websocket,
     pub jetstream: Empty,
     /// Seconds.
+    #[serde(serialize_with = "go_float")]
     pub tls_timeout: f64,
     pub write_deadline: u128,
     pub start: String,
@@ -53,6 +55,7 @@ pub struct Varz {
     pub mem: u64,
     pub cores: usize,
     pub gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
     pub cpu: f64,
     pub connections: usize,
     pub total_connections: u64,

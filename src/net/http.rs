@@ -1,6 +1,8 @@
 //! The monitoring port's listener: one thread, one request per connection,
-//! answered by `monitor::answer` and closed. A slow client is given up on
-//! after a few seconds. The figures come from the shards, each asked over
+//! answered by `monitor::answer` and closed. A client has a few seconds in
+//! all to send its request (one that trickles it is given up on, so it
+//! cannot hold the monitor). A shard that does not answer in time makes
+//! the answer a 503, never figures with a shard missing. The figures come from the shards, each asked over
 //! its channel and answering on its own thread (`shard::report`); the
 //! process's memory and CPU from /proc.
 
@@ -11,11 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::monitor::report::{Ask, ConnReport, ShardReport};
-use crate::monitor::{self, Process, Request, RequestStats, Source};
+use crate::monitor::{self, Process, Request, RequestStats, Response, Source};
 use crate::server::ServerContext;
 
 /// A request head is read within this time, up to `MAX_HEAD` bytes.
-const READ_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIME: Duration = Duration::from_secs(2);
 const MAX_HEAD: usize = 8 * 1024;
 /// How long the shards have to answer.
 const PATIENCE: Duration = Duration::from_secs(2);
@@ -28,23 +30,38 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>) -> std::io::Result<
             let live = Live {
                 ctx,
                 cpu: Cell::new(None),
+                incomplete: Cell::new(false),
             };
             let mut stats = RequestStats::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
-                let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+                let _ = stream.set_write_timeout(Some(REQUEST_TIME));
+                let deadline = Instant::now() + REQUEST_TIME;
                 let mut head = Vec::with_capacity(1024);
                 let mut chunk = [0u8; 1024];
                 while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+                        break;
+                    }
                     match stream.read(&mut chunk) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => head.extend_from_slice(&chunk[..n]),
                     }
                 }
                 let bytes = match Request::parse(&head) {
-                    Some(req) => monitor::answer(&req, &live, &mut stats)
-                        .to_bytes(req.method == "HEAD"),
+                    Some(req) => {
+                        live.incomplete.set(false);
+                        let mut response = monitor::answer(&req, &live, &mut stats);
+                        if live.incomplete.get() {
+                            response = Response {
+                                status: 503,
+                                content_type: "text/plain; charset=utf-8",
+                                body: b"a shard did not answer in time\n".to_vec(),
+                            };
+                        }
+                        response.to_bytes(req.method == "HEAD")
+                    }
                     None => b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                         .to_vec(),
                 };
@@ -59,6 +76,8 @@ struct Live {
     ctx: Arc<ServerContext>,
     /// The CPU time used and the instant at the last request.
     cpu: Cell<Option<(Duration, Instant)>>,
+    /// A shard left a question of this request unanswered.
+    incomplete: Cell<bool>,
 }
 
 impl Source for Live {
@@ -67,10 +86,14 @@ impl Source for Live {
     }
 
     fn ask(&self, ask: &Ask) -> Vec<ShardReport> {
-        self.ctx.rt.monitor.ask(ask, PATIENCE)
+        let reports = self.ctx.rt.monitor.ask(ask, PATIENCE);
+        if reports.len() < self.ctx.shards {
+            self.incomplete.set(true);
+        }
+        reports
     }
 
-    fn closed(&self) -> Vec<ConnReport> {
+    fn closed(&self) -> Vec<Arc<ConnReport>> {
         self.ctx.rt.monitor.closed()
     }
 

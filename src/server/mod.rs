@@ -198,6 +198,7 @@ fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
             outbox,
             inbox,
             listeners,
+            desk: ctx.rt.monitor.open(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{id}"))

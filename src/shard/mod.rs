@@ -90,6 +90,8 @@ pub struct ShardSetup {
     pub inbox: Inbox<Envelope>,
     /// This shard's socket on each port (SO_REUSEPORT).
     pub listeners: Vec<(Port, std::net::TcpListener)>,
+    /// Where monitoring and reloads reach it.
+    pub desk: report::Mailbox,
 }
 
 pub struct Shard {
@@ -176,7 +178,6 @@ impl Shard {
     pub fn register(&self, client: &Rc<Client>) {
         let key = self.clients.borrow_mut().insert(client.clone());
         client.set_key(key);
-        self.tally.connection_opened();
     }
 
     /// Removes a closed connection and everything it subscribed to.
@@ -290,6 +291,7 @@ where
             outbox,
             inbox,
             listeners,
+            desk,
         } = setup;
         let shard = Rc::new(Shard::new(id, ctx.clone(), outbox));
         let serve = Rc::new(serve);
@@ -309,7 +311,7 @@ where
             ));
         }
         tokio::task::spawn_local(housekeeping(shard.clone()));
-        tokio::task::spawn_local(report::answer_loop(shard.clone()));
+        tokio::task::spawn_local(report::answer_loop(shard.clone(), desk));
         tokio::task::spawn_local(spin::poll_loop::<B>(shard.clone(), ctx.opts.idle_spin));
         mailbox_loop(shard.clone(), inbox).await;
 

@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::Shard;
 use crate::config::options::ConnectionType;
-use crate::conn::{Client, Counters};
+use crate::conn::{Client, Counters, Reason};
 use crate::monitor::report::{wall_time, Ask, ConnReport, ShardReport, SubReport, Totals};
 use crate::server::ServerContext;
 use crate::subject;
@@ -37,7 +37,7 @@ enum Asked {
 /// Where the monitor finds the shards, and the closed connections.
 pub struct Desk {
     shards: Mutex<Vec<UnboundedSender<Asked>>>,
-    closed: Mutex<VecDeque<ConnReport>>,
+    closed: Mutex<VecDeque<Arc<ConnReport>>>,
     max_closed: usize,
 }
 
@@ -50,14 +50,15 @@ impl Desk {
         }
     }
 
-    /// A shard's channel, registered as it starts.
-    fn open(&self) -> UnboundedReceiver<Asked> {
+    /// A shard's channel, registered before it starts (so monitoring
+    /// reaches every shard from the first request on).
+    pub fn open(&self) -> Mailbox {
         let (tx, rx) = unbounded_channel();
         self.shards
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(tx);
-        rx
+        Mailbox(rx)
     }
 
     /// Asks every shard and gathers the answers (a shard that does not
@@ -108,12 +109,12 @@ impl Desk {
     }
 
     /// The closed connections, oldest first.
-    pub fn closed(&self) -> Vec<ConnReport> {
+    pub fn closed(&self) -> Vec<Arc<ConnReport>> {
         let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
         closed.iter().cloned().collect()
     }
 
-    fn record_closed(&self, report: ConnReport) {
+    fn record_closed(&self, report: Arc<ConnReport>) {
         if self.max_closed == 0 {
             return;
         }
@@ -124,6 +125,9 @@ impl Desk {
         closed.push_back(report);
     }
 }
+
+/// A shard's end of its channel from the desk.
+pub struct Mailbox(UnboundedReceiver<Asked>);
 
 /// What a shard counts beyond its live connections.
 #[derive(Default)]
@@ -147,31 +151,46 @@ impl Tally {
 impl Shard {
     /// A connection ends: its counters join the shard's totals and its
     /// record the closed connections (before its subscriptions go).
+    /// (Kept only when there is a monitoring port to show them.)
     pub(crate) fn record_closed(&self, client: &Client) {
         let mut closed = self.tally.closed.get();
         closed += server_wide(client);
         self.tally.closed.set(closed);
+        let reason = client.reason();
+        if reason == Reason::SlowConsumerWriteDeadline && client.flags().connected {
+            self.tally.slow_consumer();
+        }
+        let ctx = self.ctx().clone();
+        if ctx.http_port == 0 {
+            return;
+        }
         let mut report = self.conn_report(client, true);
-        report.stop = Some((std::time::SystemTime::now(), client.reason().text()));
-        self.ctx().rt.monitor.record_closed(report);
+        report.stop = Some((std::time::SystemTime::now(), reason.text()));
+        ctx.rt.monitor.record_closed(Arc::new(report));
+    }
+
+    /// A connection's subscriptions.
+    fn subs_of(&self, client: &Client) -> Vec<SubReport> {
+        let account = self.ctx().accounts.name(client.account()).to_string();
+        client
+            .subs()
+            .iter()
+            .map(|s| SubReport {
+                account: account.clone(),
+                subject: text(&s.subject),
+                queue: s.queue.as_deref().map(text),
+                sid: text(&s.sid),
+                msgs: s.delivered(),
+                max: s.max(),
+                cid: client.cid,
+            })
+            .collect()
     }
 
     fn conn_report(&self, client: &Client, with_subs: bool) -> ConnReport {
         let account = self.ctx().accounts.name(client.account()).to_string();
         let subs = if with_subs {
-            client
-                .subs()
-                .iter()
-                .map(|s| SubReport {
-                    account: account.clone(),
-                    subject: text(&s.subject),
-                    queue: s.queue.as_deref().map(text),
-                    sid: text(&s.sid),
-                    msgs: s.delivered(),
-                    max: s.max(),
-                    cid: client.cid,
-                })
-                .collect()
+            self.subs_of(client)
         } else {
             Vec::new()
         };
@@ -229,8 +248,7 @@ impl Shard {
                     if wanted.is_some_and(|id| id != Some(c.account())) {
                         continue;
                     }
-                    let r = self.conn_report(&c, true);
-                    subs.extend(r.subs.into_iter().filter(|s| {
+                    subs.extend(self.subs_of(&c).into_iter().filter(|s| {
                         q.test.as_deref().is_none_or(|t| {
                             subject::subject_matches_pattern(t.as_bytes(), s.subject.as_bytes())
                         })
@@ -248,8 +266,8 @@ impl Shard {
 }
 
 /// Answers the monitor's questions until the server stops.
-pub(crate) async fn answer_loop(shard: Rc<Shard>) {
-    let mut asked = shard.ctx().rt.monitor.open();
+pub(crate) async fn answer_loop(shard: Rc<Shard>, asked: Mailbox) {
+    let mut asked = asked.0;
     while let Some(mail) = asked.recv().await {
         match mail {
             Asked::Report(ask, reply) => {

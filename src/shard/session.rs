@@ -288,10 +288,12 @@ async fn run<S: Stream>(
         stream.clone(),
         ctx.opts.write_deadline,
     ));
+    shard.tally.connection_opened();
     if !admitted {
         encode::write_err(&mut client.out(), "maximum connections exceeded");
         client.note_reason(Reason::MaxConnectionsExceeded);
         client.close_with(close::POLICY_VIOLATION, "maximum connections exceeded");
+        shard.record_closed(&client);
         return;
     }
     shard.register(&client);
@@ -354,6 +356,7 @@ async fn run<S: Stream>(
             cookies: ws.as_ref().map(|up| &up.cookies),
             cert: cert.as_deref(),
         };
+        let active = client.activity();
         consume(
             &shard,
             &client,
@@ -363,6 +366,9 @@ async fn run<S: Stream>(
             &mut deferred,
             &mut buf[..n],
         );
+        if client.activity() != active {
+            client.active_at(now);
+        }
         shard.mark_dirty(&client);
         shard.flush();
         if deferred.login.is_some() {
@@ -439,7 +445,8 @@ fn consume(
                         client.cid,
                         v.reason
                     );
-                    client.note_reason(Reason::ProtocolViolation);
+                    // nats-server's reason for a frame it cannot read.
+                    client.note_reason(Reason::ReadError);
                     client.close_with(v.code, v.reason);
                 }
             }
@@ -635,6 +642,9 @@ fn handle(
 ) -> Result<(), ProtocolError> {
     if crate::log::trace_enabled() {
         trace_op(client, &op);
+    }
+    if !matches!(op, ClientOp::Ping | ClientOp::Pong) {
+        client.count_activity();
     }
     let flags = client.flags();
     if !flags.connected
@@ -918,11 +928,19 @@ fn admit(
     });
     client.connected_at(Instant::now());
     let tls = client.about().as_ref().and_then(|a| a.tls);
+    // Who it authenticated as, as nats-server's monitoring names it: its
+    // NKEY, its user, its JWT's key (or the user its certificate or the
+    // no_auth_user names), a token (not shown).
+    let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+    let user = nonempty(opts.nkey)
+        .or(nonempty(opts.user))
+        .or(login.user)
+        .or(nonempty(opts.auth_token).map(|_| "[REDACTED]".to_string()));
     client.set_about(About {
         name: opts.name,
         lang: opts.lang,
         version: opts.version,
-        user: login.user,
+        user,
         tls,
     });
     if opts.verbose {

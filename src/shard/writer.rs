@@ -23,6 +23,7 @@ pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: 
     // Frames built apart from the batch (WebSocket, when they cannot be
     // framed in place).
     let mut spare_wire: Vec<u8> = Vec::new();
+    let mut delivered = 0;
     loop {
         let empty = !client.has_output();
         match client.state() {
@@ -51,7 +52,13 @@ pub async fn write_loop<S: Stream>(client: Rc<Client>, stream: Rc<S>, deadline: 
         client.written();
         match written {
             Ok((Ok(()), written)) => {
-                client.wrote_at(std::time::Instant::now());
+                // Messages went out with this batch: activity, as
+                // nats-server counts it (the clock read only then).
+                let out = client.counters().out_msgs;
+                if out != delivered {
+                    delivered = out;
+                    client.active_at(std::time::Instant::now());
+                }
                 let keep = if client.has_output() {
                     KEEP_CAPACITY
                 } else {
