@@ -252,4 +252,43 @@ io_tests! {
         assert_eq!(by_user["connections"][0]["authorized_user"], "u1");
         assert_eq!(http_json(port, "/connz?user=nobody")["num_connections"], 0);
     };
+
+    // `https_port` serves the same endpoints over TLS with the tls block's
+    // certificate; nats-server's start rules hold.
+    https_monitoring_uses_the_tls_block => |io| async move {
+        use std::io::{Read, Write};
+        let pki = common::tls::pki();
+        let server = Start::new(io).shards(2).config(&format!("https_port: -1\n{}\n", pki.block(""))).start();
+        let line = server.wait_for_log("Starting https monitor on ");
+        let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let config = pki.client_config(&pki.client_cert, &pki.client_key);
+        let mut tls = common::tls::over(tcp, config);
+        tls.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        tls.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        let body: Value = serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["https_port"], port);
+        assert_eq!(body["http_port"], 0);
+        for (config, said) in [
+            ("https_port: -1\n".to_string(), "TLS cert and key required for HTTPS"),
+            (format!("http_port: 8222\nhttps_port: 8443\n{}\n", pki.block("")), "can't specify both HTTP (8222) and HTTPs (8443) ports"),
+        ] {
+            let out = std::process::Command::new(common::binary()).args(["-c", &write_temp(&config)]).output().unwrap();
+            assert!(!out.status.success());
+            assert!(String::from_utf8_lossy(&out.stderr).contains(said), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    };
+}
+
+fn write_temp(text: &str) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "monitoring-{}-{}.conf",
+        std::process::id(),
+        text.len()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
 }

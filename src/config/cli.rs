@@ -45,6 +45,13 @@ pub struct Cli {
     /// Use port for HTTP monitoring
     #[arg(short = 'm', long = "http_port", allow_negative_numbers = true)]
     pub http_port: Option<i32>,
+    /// Use port for HTTPS monitoring (with the tls block's certificate)
+    #[arg(
+        long = "ms",
+        visible_alias = "https_port",
+        allow_negative_numbers = true
+    )]
+    pub https_port: Option<i32>,
     /// Configuration file
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -134,6 +141,8 @@ const LONG_FLAGS: &[&str] = &[
     "server_name",
     "pid",
     "http_port",
+    "https_port",
+    "ms",
     "config",
     "client_advertise",
     "log",
@@ -207,6 +216,9 @@ impl Cli {
         }
         if let Some(p) = self.http_port {
             o.http_port = Some(p);
+        }
+        if let Some(p) = self.https_port {
+            o.https_port = Some(p);
         }
         if self.syslog {
             o.syslog = true;

@@ -70,6 +70,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     pub http_host: Option<String>,
     pub http_port: Option<i32>,
+    /// Monitoring over HTTPS, with the `tls {}` block's certificate.
+    pub https_port: Option<i32>,
     /// Monitoring endpoints are served under this path ("": the root).
     pub http_base_path: String,
     /// Shards (threads, one per core); `None`: one per available core.
@@ -125,6 +127,7 @@ impl Default for Options {
             pid_file: None,
             http_host: None,
             http_port: None,
+            https_port: None,
             http_base_path: String::new(),
             shards: None,
             idle_spin: DEFAULT_IDLE_SPIN,
@@ -439,8 +442,6 @@ const IGNORED_TOP_LEVEL: &[(&str, &str)] = &[
         "there are no routes or gateways to report on",
     ),
     ("max_traced_msg_len", "traced messages are not truncated"),
-    ("https", "the monitoring port serves plain HTTP"),
-    ("https_port", "the monitoring port serves plain HTTP"),
     (
         "allow_non_tls",
         "TLS stays required on the client port: plain clients are refused",
@@ -574,6 +575,15 @@ impl Options {
                         self.http_host = host;
                         self.http_port = Some(port);
                     }
+                }
+                "https" => {
+                    if let Some((host, port)) = r.take(read::host_port(item, &key)) {
+                        self.http_host = host;
+                        self.https_port = Some(port);
+                    }
+                }
+                "https_port" => {
+                    self.https_port = r.take(read::port(item, &key)).or(self.https_port)
                 }
                 "http_base_path" => {
                     if let Some(p) = r.take(read::string(item, &key)) {

@@ -155,7 +155,7 @@ pub fn varz(src: &dyn Source, stats: &RequestStats, now: SystemTime) -> Varz {
         http_host: opts.http_host.clone().unwrap_or_else(|| opts.host.clone()),
         http_port: ctx.http_port,
         http_base_path: opts.http_base_path.clone(),
-        https_port: 0,
+        https_port: ctx.https_port,
         auth_timeout: ctx.auth.timeout().as_secs_f64(),
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,

@@ -22,8 +22,13 @@ const MAX_HEAD: usize = 8 * 1024;
 /// How long the shards have to answer.
 const PATIENCE: Duration = Duration::from_secs(2);
 
-/// Serves `listener` on a thread of its own until the process ends.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>) -> std::io::Result<()> {
+/// Serves `listener` on a thread of its own until the process ends (over
+/// TLS with `tls`).
+pub fn serve(
+    listener: TcpListener,
+    ctx: Arc<ServerContext>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("monitor".into())
         .spawn(move || {
@@ -34,41 +39,102 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>) -> std::io::Result<
             };
             let mut stats = RequestStats::new();
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
+                let Ok(stream) = stream else { continue };
                 let _ = stream.set_write_timeout(Some(REQUEST_TIME));
                 let deadline = Instant::now() + REQUEST_TIME;
-                let mut head = Vec::with_capacity(1024);
-                let mut chunk = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-                        break;
-                    }
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                match &tls {
+                    None => exchange(stream, deadline, &live, &mut stats),
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        let tls = TimedTls(rustls::StreamOwned::new(conn, stream));
+                        exchange(tls, deadline, &live, &mut stats);
                     }
                 }
-                let bytes = match Request::parse(&head) {
-                    Some(req) => {
-                        live.incomplete.set(false);
-                        let mut response = monitor::answer(&req, &live, &mut stats);
-                        if live.incomplete.get() {
-                            response = Response {
-                                status: 503,
-                                content_type: "text/plain; charset=utf-8",
-                                body: b"a shard did not answer in time\n".to_vec(),
-                            };
-                        }
-                        response.to_bytes(req.method == "HEAD")
-                    }
-                    None => b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        .to_vec(),
-                };
-                let _ = stream.write_all(&bytes);
             }
         })?;
     Ok(())
+}
+
+/// A TLS stream whose socket's read timeout the request's deadline sets.
+struct TimedTls(rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>);
+
+impl Read for TimedTls {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TimedTls {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A stream whose reads time out, ended once the answer is written.
+trait Timed: Read + Write {
+    fn read_timeout(&self, left: Duration) -> std::io::Result<()>;
+    fn finish(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+impl Timed for std::net::TcpStream {
+    fn read_timeout(&self, left: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(left))
+    }
+}
+
+impl Timed for TimedTls {
+    fn read_timeout(&self, left: Duration) -> std::io::Result<()> {
+        self.0.sock.set_read_timeout(Some(left))
+    }
+
+    /// TLS ends with close_notify, so the client knows it has it all.
+    fn finish(&mut self) {
+        self.0.conn.send_close_notify();
+        let _ = self.0.flush();
+    }
+}
+
+/// One request read by `deadline` (the TLS handshake included), answered.
+fn exchange(mut stream: impl Timed, deadline: Instant, live: &Live, stats: &mut RequestStats) {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.read_timeout(left).is_err() {
+            break;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let bytes = match Request::parse(&head) {
+        Some(req) => {
+            live.incomplete.set(false);
+            let mut response = monitor::answer(&req, live, stats);
+            if live.incomplete.get() {
+                response = Response {
+                    status: 503,
+                    content_type: "text/plain; charset=utf-8",
+                    body: b"a shard did not answer in time\n".to_vec(),
+                };
+            }
+            response.to_bytes(req.method == "HEAD")
+        }
+        None if head.is_empty() => return,
+        None => {
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        }
+    };
+    let _ = stream.write_all(&bytes);
+    stream.finish();
 }
 
 /// The running server, as the endpoints see it.

@@ -36,8 +36,9 @@ pub struct ServerContext {
     pub websocket: Option<WebsocketContext>,
     /// TLS on the client port, when its `tls {}` block is set.
     pub client_tls: Option<ClientTls>,
-    /// The monitoring port, once bound (0: none).
+    /// The monitoring port, once bound (0: none), over HTTP or HTTPS.
     pub http_port: u16,
+    pub https_port: u16,
     pub rt: Arc<Runtime>,
 }
 
@@ -96,6 +97,7 @@ impl ServerContext {
             ctx.websocket_listening(ws.info.port, ws_tls);
         }
         ctx.http_port = self.http_port;
+        ctx.https_port = self.https_port;
         ctx
     }
 
@@ -168,6 +170,7 @@ impl ServerContext {
             websocket: None,
             client_tls,
             http_port: 0,
+            https_port: 0,
             rt,
         }
     }
@@ -175,6 +178,12 @@ impl ServerContext {
     /// The client port's INFO, as every client gets it.
     pub fn info(&self) -> &ServerInfo {
         &self.info
+    }
+
+    /// Whether a monitoring port serves (and closed connections are kept
+    /// for it).
+    pub fn monitored(&self) -> bool {
+        self.http_port != 0 || self.https_port != 0
     }
 
     /// The system account's name (nats-server's `$SYS` when none is set).

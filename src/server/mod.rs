@@ -151,8 +151,13 @@ fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
     if let Some(p) = ws_port {
         ctx.websocket_listening(p, ws_tls);
     }
-    if let Some((listener, _)) = &monitor {
-        ctx.http_port = listener.local_addr().map_or(0, |a| a.port());
+    if let Some(m) = &monitor {
+        let port = m.listener.local_addr().map_or(0, |a| a.port());
+        if m.tls.is_some() {
+            ctx.https_port = port;
+        } else {
+            ctx.http_port = port;
+        }
     }
     let ctx = Arc::new(ctx);
     crate::info!("Starting ringnats");
@@ -171,9 +176,9 @@ fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
         crate::warn!("{w}");
     }
     warn_unserved(&ctx.opts);
-    if let Some((listener, shown)) = monitor {
-        crate::info!("Starting http monitor on {shown}");
-        if let Err(e) = net::http::serve(listener, ctx.clone()) {
+    if let Some(m) = monitor {
+        crate::info!("Starting {}", m.shown);
+        if let Err(e) = net::http::serve(m.listener, ctx.clone(), m.tls) {
             crate::fatal!("cannot start the http monitor: {e}");
             return ExitCode::FAILURE;
         }
@@ -304,23 +309,65 @@ fn lame_duck(ctx: &ServerContext, doorbells: &[std::sync::Arc<mailbox::Doorbell>
     }
 }
 
-/// The monitoring port, when `http_port` asks for one (-1: any port; 0:
-/// none), and how to name it in the log. `Err`: it cannot be had (logged).
-fn bind_monitor(opts: &Options) -> Result<Option<(std::net::TcpListener, String)>, ()> {
-    let port = match opts.http_port {
-        None | Some(0) => return Ok(None),
-        Some(p) if p < 0 => 0,
-        Some(p) => p as u16,
+/// The monitoring port, when `http_port` or `https_port` asks for one
+/// (-1: any port; 0: none).
+struct Monitor {
+    listener: std::net::TcpListener,
+    /// How the log names it: `https monitor on 0.0.0.0:8222`.
+    shown: String,
+    /// HTTPS: the `tls {}` block's certificate, no client certificate
+    /// asked for (as nats-server serves it).
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+/// The monitoring port; `Err`: it cannot be had (logged with nats-server's
+/// words).
+fn bind_monitor(opts: &Options) -> Result<Option<Monitor>, ()> {
+    let given = |p: Option<i32>| p.filter(|&p| p != 0);
+    let (port, secure) = match (given(opts.http_port), given(opts.https_port)) {
+        (None, None) => return Ok(None),
+        (Some(h), Some(s)) => {
+            crate::fatal!("can't specify both HTTP ({h}) and HTTPs ({s}) ports");
+            return Err(());
+        }
+        (Some(p), None) => (p, false),
+        (None, Some(p)) => (p, true),
     };
+    let tls = if secure {
+        let Some(t) = &opts.tls else {
+            crate::fatal!("TLS cert and key required for HTTPS");
+            return Err(());
+        };
+        let no_client_certs = crate::config::options::TlsOptions {
+            verify: false,
+            verify_and_map: false,
+            ..t.clone()
+        };
+        match crate::tls::server_config(&no_client_certs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                crate::fatal!("TLS configuration of the monitoring port: {e}");
+                return Err(());
+            }
+        }
+    } else {
+        None
+    };
+    let port = if port < 0 { 0 } else { port as u16 };
     let host = opts.http_host.as_deref().unwrap_or(&opts.host);
     let Some(ip) = host.parse().ok().or_else(|| resolve(host)) else {
         crate::fatal!("Error listening on monitor port: {host}:{port}, \"cannot resolve host\"");
         return Err(());
     };
     match std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
-        Ok(l) => {
-            let bound = l.local_addr().map(|a| a.port()).unwrap_or(port);
-            Ok(Some((l, format!("{host}:{bound}"))))
+        Ok(listener) => {
+            let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+            let scheme = if secure { "https" } else { "http" };
+            Ok(Some(Monitor {
+                listener,
+                shown: format!("{scheme} monitor on {host}:{bound}"),
+                tls,
+            }))
         }
         Err(e) => {
             crate::fatal!("Error listening on monitor port: {host}:{port}, \"{e}\"");

@@ -106,6 +106,7 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
         server_name => "ServerName",
         http_host => "HTTPHost",
         http_port => "HTTPPort",
+        https_port => "HTTPSPort",
         http_base_path => "HTTPBasePath",
         no_header_support => "NoHeaderSupport",
         proxy_protocol => "ProxyProtocol",

@@ -161,7 +161,7 @@ impl Shard {
             self.tally.slow_consumer();
         }
         let ctx = self.ctx().clone();
-        if ctx.http_port == 0 {
+        if !ctx.monitored() {
             return;
         }
         let mut report = self.conn_report(client, true);
