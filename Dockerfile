@@ -13,7 +13,7 @@ RUN cargo build --release --locked -p ringnats \
 FROM debian:bookworm-slim
 COPY --from=build /usr/local/bin/ringnats /usr/local/bin/ringnats
 COPY docker/nats.conf /etc/ringnats/nats.conf
-EXPOSE 4222 8080
+EXPOSE 4222 8080 8222
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/ringnats"]
 CMD ["-c", "/etc/ringnats/nats.conf"]

@@ -588,3 +588,29 @@ fn reload_rebuilds_tls_or_refuses_a_broken_block() {
     c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
     assert_eq!(c.line(), "PONG");
 }
+
+/// More of what a reload changes: `max_connections` holds for the next
+/// client, `logtime: false` for the next log line, `ping_interval` for
+/// clients that connect after it (a connected one keeps the PING it has
+/// coming, as in nats-server).
+#[test]
+fn reload_changes_connection_limits_log_format_and_pings() {
+    let server = Running::start("");
+    let mut first = server.client(false);
+    first.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(first.line(), "PONG");
+    server.rewrite("max_connections: 2\nlogtime: false\nping_interval: \"100ms\"");
+    assert!(server.signal("reload").status.success());
+    let log = server.wait_for_in_logs("Reloaded server configuration");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Reloaded server configuration"))
+        .unwrap();
+    // `[pid] [INF] ...`: no time any more.
+    assert!(line.split(' ').nth(1) == Some("[INF]"), "{line}");
+    let mut second = server.client(false);
+    second.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(second.line(), "PING");
+    let mut third = server.client(false);
+    assert_eq!(third.line(), "-ERR 'maximum connections exceeded'");
+}

@@ -132,6 +132,11 @@ impl Imports {
     /// Whether a publish in `account` may leave it: the message path's one
     /// check for accounts that take no part.
     #[inline]
+    /// Whether any account takes part.
+    pub fn any(&self) -> bool {
+        self.involved.iter().any(|&i| i)
+    }
+
     pub fn involve(&self, account: u32) -> bool {
         self.involved
             .get(account as usize)

@@ -14,7 +14,7 @@ mod context;
 mod reload;
 pub mod signal;
 
-pub use context::ServerContext;
+pub use context::{Runtime, ServerContext};
 
 /// Reads the configuration again, for a reload (the file and the flags).
 pub type ReadConfig = Box<dyn Fn() -> Result<Options, String>>;

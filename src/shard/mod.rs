@@ -98,6 +98,8 @@ pub struct Shard {
     pub id: usize,
     /// The configuration in force (a reload replaces it).
     ctx: RefCell<Arc<ServerContext>>,
+    /// What outlives a configuration (flags, counters, the desk).
+    pub(crate) rt: Arc<crate::server::Runtime>,
     pub(crate) clients: RefCell<Slab<Rc<Client>>>,
     pub(crate) accounts: RefCell<Vec<AccountIndex>>,
     pub(crate) outbox: RefCell<Outbox<Envelope>>,
@@ -124,6 +126,11 @@ pub struct Shard {
     pub(crate) tracks_replies: Cell<bool>,
     /// Counters for monitoring beyond the live connections'.
     pub(crate) tally: report::Tally,
+    /// What the message path reads of the configuration, copied out of
+    /// it (a reload copies again), so no message borrows the context.
+    pub(crate) max_pending: Cell<i64>,
+    /// Some account takes part in exports and imports.
+    pub(crate) crosses_accounts: Cell<bool>,
 }
 
 impl Shard {
@@ -140,9 +147,12 @@ impl Shard {
             .collect();
         let shards = ctx.shards;
         let tracks_replies = ctx.auth.tracks_replies();
+        let max_pending = ctx.opts.max_pending;
+        let crosses_accounts = ctx.imports.any();
         Shard {
             tracks_replies: Cell::new(tracks_replies),
             id: setup_id,
+            rt: ctx.rt.clone(),
             ctx: RefCell::new(ctx),
             clients: RefCell::new(Slab::new()),
             accounts: RefCell::new(accounts),
@@ -156,6 +166,8 @@ impl Shard {
             run: run::Gathering::default(),
             targets: RefCell::new(Vec::new()),
             tally: Default::default(),
+            max_pending: Cell::new(max_pending),
+            crosses_accounts: Cell::new(crosses_accounts),
         }
     }
 
@@ -167,6 +179,9 @@ impl Shard {
 
     /// A reload's configuration takes over.
     pub(crate) fn set_ctx(&self, ctx: Arc<ServerContext>) {
+        self.tracks_replies.set(ctx.auth.tracks_replies());
+        self.max_pending.set(ctx.opts.max_pending);
+        self.crosses_accounts.set(ctx.imports.any());
         *self.ctx.borrow_mut() = ctx;
     }
 
@@ -336,9 +351,9 @@ where
     loop {
         // Lame duck mode closes the listener (by dropping it): new clients
         // are refused and go to another server.
-        let rt = shard.ctx().rt.clone();
+        let rt = shard.rt.clone();
         let lame_duck = rt.lame_duck_begun.notified();
-        if shard.ctx().rt.lame_duck.load(Ordering::SeqCst) {
+        if shard.rt.lame_duck.load(Ordering::SeqCst) {
             return;
         }
         let accepted = tokio::select! {
@@ -347,7 +362,7 @@ where
         };
         match accepted {
             Ok((stream, addr)) => {
-                if shard.ctx().rt.stopping.load(Ordering::Relaxed) {
+                if shard.rt.stopping.load(Ordering::Relaxed) {
                     drop(stream);
                     continue;
                 }
@@ -365,7 +380,7 @@ where
 /// Drains the mailboxes from the other shards until the server stops.
 async fn mailbox_loop(shard: Rc<Shard>, mut inbox: Inbox<Envelope>) {
     loop {
-        if shard.ctx().rt.stopping.load(Ordering::Relaxed) {
+        if shard.rt.stopping.load(Ordering::Relaxed) {
             return;
         }
         let n = shard.receive_mail(&mut inbox);

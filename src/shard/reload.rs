@@ -18,7 +18,6 @@ use crate::server::ServerContext;
 impl Shard {
     pub(crate) fn reload(&self, ctx: Arc<ServerContext>) {
         self.set_ctx(ctx.clone());
-        self.tracks_replies.set(ctx.auth.tracks_replies());
         for c in self.all_clients() {
             if !c.is_open() || !c.flags().connected {
                 // Not logged in yet: its CONNECT meets the new rules.

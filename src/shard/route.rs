@@ -231,7 +231,7 @@ impl Shard {
     ) {
         let account = from.account();
         let mut interest = self.route(account, Some(from), subject, reply, header_len, message);
-        if self.ctx().imports.involve(account) {
+        if self.crosses_accounts.get() && self.ctx().imports.involve(account) {
             interest |= self.cross_accounts(account, subject, reply, header_len, message, 0);
         }
         if let Some(reply) = reply {
@@ -454,7 +454,7 @@ impl Shard {
             return;
         };
         self.mark_dirty(client);
-        if delivered.pending as i64 > self.ctx().opts.max_pending {
+        if delivered.pending as i64 > self.max_pending.get() {
             self.slow_consumer(client);
         }
         if delivered.expired {

@@ -315,7 +315,7 @@ pub(crate) async fn poll_loop<B: Backend>(shard: Rc<Shard>, max: Duration) {
             while Instant::now() < until {
                 B::submit_now();
                 tokio::task::yield_now().await;
-                if shard.ctx().rt.stopping.load(Ordering::Relaxed) {
+                if shard.rt.stopping.load(Ordering::Relaxed) {
                     crate::debug!("shard {}: polling: {}", shard.id, governor.summary());
                     return;
                 }
