@@ -14,7 +14,7 @@ for tool in podman debootstrap; do
 done
 cargo build --release -p ringnats
 work=$(mktemp -d)
-trap 'podman rm -f ringnats-try >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'podman rm -f ringnats-try >/dev/null 2>&1 || true; podman --runtime runc rm -f ringnats-try >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 root="$work/rootfs"
 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log"
 install -D -m 0755 target/release/ringnats "$root/usr/local/bin/ringnats"
@@ -55,11 +55,24 @@ else:
 PY
 }
 
+# Where the container runtime may not set resource limits or cgroups (a
+# sandbox: crun says "setrlimit ... Operation not permitted" or "cgroups in
+# hybrid mode not supported"), runc with cgroupfs and the limits the shell
+# already has (lowered ones only) run the same image.
+podman=(podman)
+limits=()
+if ! podman run --rm ringnats-try --version >/dev/null 2>&1; then
+	command -v runc >/dev/null || apt-get install -y runc
+	podman=(podman --runtime runc --cgroup-manager=cgroupfs)
+	limits=(--ulimit "nofile=$(ulimit -n):$(ulimit -Hn)" --ulimit "nproc=4096:4096")
+	echo "(crun cannot start containers here: runc with cgroupfs instead)"
+fi
+
 run() {
-	podman rm -f ringnats-try >/dev/null 2>&1 || true
-	podman run -d --name ringnats-try "$@" -p 14222:4222 -p 18080:8080 ringnats-try >/dev/null
+	"${podman[@]}" rm -f ringnats-try >/dev/null 2>&1 || true
+	"${podman[@]}" run -d --name ringnats-try "${limits[@]}" "$@" -p 14222:4222 -p 18080:8080 ringnats-try >/dev/null
 	clients
-	podman logs ringnats-try 2>&1 | grep -E "IO: |io_uring|Listening|Server is ready" || true
+	"${podman[@]}" logs ringnats-try 2>&1 | grep -E "IO: |io_uring|Listening|Server is ready" || true
 }
 
 echo "== podman's default seccomp profile"

@@ -64,8 +64,6 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 /// Sets the logger up before the shards start, and again on a reload
 /// (whatever fails to open leaves the logger as it was).
 pub fn init(s: Settings<'_>) -> std::io::Result<()> {
-    DEBUG.store(s.debug, Ordering::Relaxed);
-    TRACE.store(s.trace, Ordering::Relaxed);
     let file = match s.file {
         Some(p) => {
             let file = open_append(p)?;
@@ -96,6 +94,8 @@ pub fn init(s: Settings<'_>) -> std::io::Result<()> {
         syslog: syslog.map(|(sink, facility)| (Mutex::new(sink), facility)),
     };
     *LOGGER.write().unwrap_or_else(|e| e.into_inner()) = Some(logger);
+    DEBUG.store(s.debug, Ordering::Relaxed);
+    TRACE.store(s.trace, Ordering::Relaxed);
     Ok(())
 }
 

@@ -614,3 +614,55 @@ fn reload_changes_connection_limits_log_format_and_pings() {
     let mut third = server.client(false);
     assert_eq!(third.line(), "-ERR 'maximum connections exceeded'");
 }
+
+/// A reload that turns authentication on closes the clients that have not
+/// logged in (nats-server does the same); a lowered `max_connections`
+/// closes the connections over it.
+#[test]
+fn reload_closes_what_the_new_rules_do_not_admit() {
+    let server = Running::start("");
+    let mut anonymous = server.client(false);
+    anonymous.send(b"SUB foo 1\r\nPING\r\n");
+    // No CONNECT: nats-server's defaults, verbose among them.
+    assert_eq!(anonymous.line(), "+OK");
+    assert_eq!(anonymous.line(), "PONG");
+    let mut others: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = server.client(false);
+            c.send(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"p\"}\r\nPING\r\n");
+            assert_eq!(c.line(), "PONG");
+            c
+        })
+        .collect();
+    server.rewrite("authorization { user: u, password: p }\nmax_connections: 2");
+    assert!(server.signal("reload").status.success());
+    server.wait_for_in_logs("Reloaded server configuration");
+    assert_eq!(anonymous.line(), "-ERR 'Authorization Violation'");
+    // Three logged in, two allowed: one is closed.
+    let mut closed = 0;
+    for c in others.iter_mut() {
+        c.send(b"PING\r\n");
+        match c.line().as_str() {
+            "PONG" => {}
+            "-ERR 'maximum connections exceeded'" => closed += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(closed, 1);
+}
+
+/// A password still being checked when a reload comes is decided under
+/// the new configuration: a user the reload removed does not get in.
+#[test]
+fn reload_decides_a_pending_login_under_the_new_rules() {
+    let hash = bcrypt::hash("slow-secret", 14).unwrap();
+    let server = Running::start(&format!(
+        "authorization {{ timeout: 30, users = [ {{ user: alice, password: \"{hash}\" }} ] }}"
+    ));
+    let mut c = server.client(false);
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"slow-secret\"}\r\nPING\r\n");
+    server.rewrite("authorization { timeout: 30, users = [ { user: bob, password: other } ] }");
+    assert!(server.signal("reload").status.success());
+    server.wait_for_in_logs("Reloaded server configuration");
+    assert_eq!(c.line(), "-ERR 'Authorization Violation'");
+}

@@ -213,4 +213,16 @@ io_tests! {
         assert_eq!(w.line(), "PONG");
         assert_eq!(seen_as(port, "wss"), ("203.0.113.51".to_string(), 5151));
     };
+
+    // A websocket connection that never completes its header is closed
+    // when the header's time is up, whatever it sent.
+    an_unfinished_header_is_closed_in_time => |io| async move {
+        let (server, _) = start(io, "");
+        let mut s = tcp(&server.ws_addr());
+        s.write_all(b"PROXY ").unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("closed, not timed out");
+        assert!(String::from_utf8_lossy(&rest).contains("no PROXY protocol header in time"));
+        server.wait_for_log("no PROXY protocol header in time");
+    };
 }

@@ -453,6 +453,23 @@ impl Authenticator {
         }
     }
 
+    /// By account id: how many more logins it holds than its limit allows
+    /// (after a reload lowered a limit).
+    pub fn over_limits(&self) -> Vec<i64> {
+        self.counts
+            .iter()
+            .zip(&self.limits)
+            .map(|(n, &limit)| {
+                let n = n.load(Ordering::Acquire);
+                if limit >= 0 {
+                    (n - limit).max(0)
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
     /// After a reload (same accounts): the logins counted so far are the
     /// old configuration's, and so are the nonces (a connection's NKEY
     /// signature is checked again against the nonce it signed).

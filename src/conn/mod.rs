@@ -156,6 +156,8 @@ pub struct Client {
     about: RefCell<Option<Box<About>>>,
     /// What its login was decided on (`None`: nothing was asked of it).
     credentials: RefCell<Option<Box<Credentials>>>,
+    /// Its password is being checked (by the bcrypt pool).
+    login_pending: Cell<bool>,
     /// Why it closed, the first reason given (`None` when it ends: the
     /// client closed it).
     reason: Cell<Option<Reason>>,
@@ -219,6 +221,7 @@ impl Client {
             flags: Cell::new(Flags::default()),
             about: RefCell::new(None),
             credentials: RefCell::new(None),
+            login_pending: Cell::new(false),
             reason: Cell::new(None),
             state: Cell::new(State::Open),
             out: RefCell::new(vec![0; base]),
@@ -342,6 +345,14 @@ impl Client {
 
     pub fn credentials(&self) -> Option<Credentials> {
         self.credentials.borrow().as_deref().cloned()
+    }
+
+    pub fn set_login_pending(&self, pending: bool) {
+        self.login_pending.set(pending);
+    }
+
+    pub fn login_pending(&self) -> bool {
+        self.login_pending.get()
     }
 
     pub fn about(&self) -> std::cell::Ref<'_, Option<Box<About>>> {

@@ -32,6 +32,8 @@ pub trait Source {
     fn closed(&self) -> Vec<std::sync::Arc<ConnReport>>;
     /// The process's memory and CPU use.
     fn process(&self) -> Process;
+    /// When the configuration in force was loaded.
+    fn loaded(&self) -> std::time::SystemTime;
 }
 
 /// What the process uses.

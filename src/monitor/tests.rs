@@ -126,6 +126,10 @@ impl Source for Fake {
             .collect()
     }
 
+    fn loaded(&self) -> SystemTime {
+        at(0)
+    }
+
     fn process(&self) -> Process {
         Process {
             rss: 1 << 20,

@@ -192,7 +192,7 @@ pub fn varz(src: &dyn Source, stats: &RequestStats, now: SystemTime) -> Varz {
         slow_consumers: t.slow_consumers,
         subscriptions: t.index.subscriptions,
         http_req_stats: stats.clone(),
-        config_load_time: started,
+        config_load_time: rfc3339_nano(src.loaded()),
         system_account: ctx.system_account().to_string(),
     }
 }

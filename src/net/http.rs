@@ -32,14 +32,19 @@ pub fn serve(
     std::thread::Builder::new()
         .name("monitor".into())
         .spawn(move || {
-            let live = Live {
+            let mut live = Live {
                 ctx,
+                loaded: std::time::SystemTime::now(),
                 cpu: Cell::new(None),
                 incomplete: Cell::new(false),
             };
             let mut stats = RequestStats::new();
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                // Each request under the configuration in force.
+                if let Some((ctx, loaded)) = live.ctx.rt.current() {
+                    (live.ctx, live.loaded) = (ctx, loaded);
+                }
                 let _ = stream.set_write_timeout(Some(REQUEST_TIME));
                 let deadline = Instant::now() + REQUEST_TIME;
                 match &tls {
@@ -140,6 +145,8 @@ fn exchange(mut stream: impl Timed, deadline: Instant, live: &Live, stats: &mut 
 /// The running server, as the endpoints see it.
 struct Live {
     ctx: Arc<ServerContext>,
+    /// When it was loaded (at the start, or by the last reload).
+    loaded: std::time::SystemTime,
     /// The CPU time used and the instant at the last request.
     cpu: Cell<Option<(Duration, Instant)>>,
     /// A shard left a question of this request unanswered.
@@ -152,7 +159,7 @@ impl Source for Live {
     }
 
     fn ask(&self, ask: &Ask) -> Vec<ShardReport> {
-        let reports = self.ctx.rt.monitor.ask(ask, PATIENCE);
+        let reports = self.ctx.rt.desk.ask(ask, PATIENCE);
         if reports.len() < self.ctx.shards {
             self.incomplete.set(true);
         }
@@ -160,7 +167,11 @@ impl Source for Live {
     }
 
     fn closed(&self) -> Vec<Arc<ConnReport>> {
-        self.ctx.rt.monitor.closed()
+        self.ctx.rt.desk.closed()
+    }
+
+    fn loaded(&self) -> std::time::SystemTime {
+        self.loaded
     }
 
     fn process(&self) -> Process {

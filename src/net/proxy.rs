@@ -16,24 +16,44 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes looked at per peek: every usual header fits (v1 at most 107).
 const PEEK: usize = 512;
 
+/// Why a connection is refused, and the first byte it sent (if any), to
+/// answer it in its own protocol.
+pub struct Refusal {
+    pub why: String,
+    pub first: Option<u8>,
+}
+
 /// Reads the header; the client's real address (`peer` when the header
-/// says LOCAL or UNKNOWN, a health check). An error says why the
-/// connection must be refused.
-pub async fn read_header<S: Stream>(stream: &S, peer: SocketAddr) -> Result<SocketAddr, String> {
-    match tokio::time::timeout(HEADER_TIMEOUT, header(stream)).await {
+/// says LOCAL or UNKNOWN, a health check), or why the connection must be
+/// refused.
+pub async fn read_header<S: Stream>(stream: &S, peer: SocketAddr) -> Result<SocketAddr, Refusal> {
+    let first = std::cell::Cell::new(None);
+    match tokio::time::timeout(HEADER_TIMEOUT, header(stream, &first)).await {
         Ok(Ok(Proxied::Peer { source, .. })) => Ok(source),
         Ok(Ok(Proxied::Local)) => Ok(peer),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("no PROXY protocol header in time".into()),
+        Ok(Err(why)) => Err(Refusal {
+            why,
+            first: first.get(),
+        }),
+        Err(_) => Err(Refusal {
+            why: "no PROXY protocol header in time".into(),
+            first: first.get(),
+        }),
     }
 }
 
-async fn header<S: Stream>(stream: &S) -> Result<Proxied, String> {
+async fn header<S: Stream>(
+    stream: &S,
+    first: &std::cell::Cell<Option<u8>>,
+) -> Result<Proxied, String> {
     // Header bytes taken so far: while the header is incomplete, every
     // byte that has arrived is part of it.
     let mut taken: Vec<u8> = Vec::new();
     loop {
         let (res, seen) = stream.peek(Vec::with_capacity(PEEK)).await;
+        if first.get().is_none() {
+            first.set(seen.first().copied());
+        }
         match res {
             Ok(0) => return Err("connection closed before its PROXY protocol header".into()),
             Ok(_) => {}

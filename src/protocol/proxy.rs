@@ -24,8 +24,8 @@ pub enum Proxied {
         destination: SocketAddr,
     },
     /// v1 `UNKNOWN`, v2 `LOCAL` (the proxy's own connection, e.g. a health
-    /// check), or v2 addresses the server has no use for (`AF_UNIX`,
-    /// `AF_UNSPEC`, transport `UNSPEC`): keep the socket's own peer address.
+    /// check), or a v2 PROXY over STREAM with `AF_UNSPEC` addresses: keep
+    /// the socket's own peer address.
     Local,
 }
 
@@ -86,6 +86,10 @@ pub enum ProxyError {
     /// A proxied UDP (or UNIX datagram) flow; the listener is a stream one.
     #[error("PROXY v2 header announces a datagram connection on a stream listener")]
     V2Datagram,
+    /// A PROXY command for a transport left unspecified, or for a UNIX
+    /// socket: not a TCP client (refused, as newer nats-server does).
+    #[error("PROXY v2 header for a connection that is not TCP")]
+    V2NotTcp,
     /// The length field leaves less room than the addresses take.
     #[error("PROXY v2 address block of {len} bytes where {need} are needed")]
     V2ShortAddresses { len: u16, need: u16 },
@@ -329,7 +333,6 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ProxyError> {
     let need = match family {
         Some(Family::V4) => 12,
         Some(Family::V6) => 36,
-        None if proxy && fam == 0x31 => 216,
         None => 0,
     };
     let Some(len) = buf.get(14..16) else {
@@ -371,21 +374,21 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ProxyError> {
 }
 
 /// The address family of a v2 PROXY command, `None` when the addresses are
-/// to be ignored (AF_UNSPEC, AF_UNIX, or transport UNSPEC).
+/// to be ignored (AF_UNSPEC over STREAM, as nats-server takes it). Only TCP
+/// is proxied to a NATS listener: a UNIX socket or an unspecified
+/// transport is refused.
 fn v2_family(fam: u8) -> Result<Option<Family>, ProxyError> {
     let (af, transport) = (fam >> 4, fam & 0x0f);
     if af > 3 {
         return Err(ProxyError::V2Family(af));
     }
-    match transport {
-        0 => Ok(None),
-        1 => Ok(match af {
-            1 => Some(Family::V4),
-            2 => Some(Family::V6),
-            _ => None,
-        }),
-        2 => Err(ProxyError::V2Datagram),
-        t => Err(ProxyError::V2Transport(t)),
+    match (transport, af) {
+        (1, 0) => Ok(None),
+        (1, 1) => Ok(Some(Family::V4)),
+        (1, 2) => Ok(Some(Family::V6)),
+        (2, _) => Err(ProxyError::V2Datagram),
+        (0 | 1, _) => Err(ProxyError::V2NotTcp),
+        (t, _) => Err(ProxyError::V2Transport(t)),
     }
 }
 
@@ -440,7 +443,6 @@ mod tests {
         let v4 = peer("192.168.0.1:56324", "10.0.0.2:4222");
         let v6 = peer("[2001:db8::1]:443", "[::1]:4222");
         let with_tlvs = |body: Vec<u8>| [body, tlvs()].concat();
-        let unix = vec![0u8; 216];
         vec![
             (
                 b"PROXY TCP4 192.168.0.1 10.0.0.2 56324 4222\r\n".to_vec(),
@@ -474,9 +476,7 @@ mod tests {
             (v2(0x20, 0x00, &[]), Proxied::Local),
             (v2(0x20, 0x11, &inet4_body()), Proxied::Local),
             (v2(0x20, 0xff, &[1, 2, 3]), Proxied::Local),
-            (v2(0x21, 0x00, &[]), Proxied::Local),
-            (v2(0x21, 0x31, &unix), Proxied::Local),
-            (v2(0x21, 0x10, &[]), Proxied::Local),
+            (v2(0x21, 0x01, &[]), Proxied::Local),
         ]
     }
 
@@ -669,16 +669,16 @@ mod tests {
         );
         assert_eq!(parse(&v2(0x20, 0x11, &[])), done(16, Proxied::Local));
         assert_eq!(parse(&v2(0x20, 0x77, &[])), done(16, Proxied::Local));
-        // PROXY with AF_UNSPEC, AF_UNIX or transport UNSPEC keeps the socket's peer.
-        assert_eq!(parse(&v2(0x21, 0x00, &[])), done(16, Proxied::Local));
+        // PROXY with AF_UNSPEC over STREAM keeps the socket's peer; a UNIX
+        // socket or an unspecified transport is not a TCP client.
         assert_eq!(parse(&v2(0x21, 0x01, &[])), done(16, Proxied::Local));
-        assert_eq!(parse(&v2(0x21, 0x31, &[7; 216])), done(232, Proxied::Local));
-        assert_eq!(
-            parse(&v2(0x21, 0x10, &inet4_body())),
-            done(28, Proxied::Local)
-        );
-        assert_eq!(parse(&v2(0x21, 0x20, &[])), done(16, Proxied::Local));
-        assert_eq!(parse(&v2(0x21, 0x30, &[])), done(16, Proxied::Local));
+        for fam in [0x00, 0x10, 0x20, 0x30, 0x31] {
+            assert_eq!(
+                parse(&v2(0x21, fam, &[7; 216])),
+                Err(ProxyError::V2NotTcp),
+                "{fam:#x}"
+            );
+        }
     }
 
     #[test]
@@ -703,13 +703,6 @@ mod tests {
             (
                 v2(0x21, 0x21, &inet4_body()),
                 V2ShortAddresses { len: 12, need: 36 },
-            ),
-            (
-                v2(0x21, 0x31, &[0; 215]),
-                V2ShortAddresses {
-                    len: 215,
-                    need: 216,
-                },
             ),
         ];
         for (input, err) in cases {

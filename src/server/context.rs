@@ -53,10 +53,31 @@ pub struct Runtime {
     pub lame_duck_begun: tokio::sync::Notify,
     pub lame_duck_quota: AtomicUsize,
     pub lame_duck_closed: AtomicUsize,
-    /// Where monitoring reaches the shards and finds closed connections.
-    pub monitor: crate::shard::report::Desk,
+    /// Where monitoring and reloads reach the shards, and where closed
+    /// connections are kept.
+    pub desk: crate::shard::report::Desk,
     /// When the server started, for monitoring.
     pub started: std::time::SystemTime,
+    /// After a reload lowered a limit: how many connections the shards are
+    /// to close between them, server-wide and by account.
+    pub excess: std::sync::Mutex<(usize, Vec<i64>)>,
+    /// The configuration in force, for the monitor (the main thread holds
+    /// it; a reload replaces it), and when it was loaded.
+    current: std::sync::Mutex<(std::sync::Weak<ServerContext>, std::time::SystemTime)>,
+}
+
+impl Runtime {
+    /// `ctx` is now the configuration in force.
+    pub fn set_current(&self, ctx: &Arc<ServerContext>) {
+        let now = std::time::SystemTime::now();
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = (Arc::downgrade(ctx), now);
+    }
+
+    /// The configuration in force and when it was loaded.
+    pub fn current(&self) -> Option<(Arc<ServerContext>, std::time::SystemTime)> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        Some((current.0.upgrade()?, current.1))
+    }
 }
 
 impl ServerContext {
@@ -74,8 +95,10 @@ impl ServerContext {
             lame_duck_begun: tokio::sync::Notify::new(),
             lame_duck_quota: Default::default(),
             lame_duck_closed: Default::default(),
-            monitor: crate::shard::report::Desk::new(opts.max_closed_clients),
+            desk: crate::shard::report::Desk::new(opts.max_closed_clients),
             started: std::time::SystemTime::now(),
+            current: std::sync::Mutex::new((std::sync::Weak::new(), std::time::SystemTime::now())),
+            excess: Default::default(),
         });
         let server_id = nkeys::KeyPair::new_server().public_key();
         Self::build(opts, shards, port, tls, rt, server_id)

@@ -160,6 +160,7 @@ fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
         }
     }
     let ctx = Arc::new(ctx);
+    ctx.rt.set_current(&ctx);
     crate::info!("Starting ringnats");
     crate::info!("  Version:  {}", crate::VERSION);
     crate::info!(
@@ -203,7 +204,7 @@ fn start<B: Backend>(opts: Options, read: ReadConfig) -> ExitCode {
             outbox,
             inbox,
             listeners,
-            desk: ctx.rt.monitor.open(),
+            desk: ctx.rt.desk.open(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{id}"))

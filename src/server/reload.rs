@@ -40,27 +40,56 @@ pub fn reload(
         .map(crate::tls::server_config)
         .transpose()
         .map_err(|e| format!("TLS configuration of the websocket port: {e}"))?;
+    // What can fail comes first, and undoes itself: nothing changes
+    // unless the whole reload goes through.
+    let new_pid_file = new
+        .pid_file
+        .as_ref()
+        .filter(|_| new.pid_file != old.pid_file);
+    if let Some(path) = new_pid_file {
+        std::fs::write(path, std::process::id().to_string())
+            .map_err(|e| format!("Could not write pidfile: {e}"))?;
+    }
     if logging_changed(old, &new) {
-        crate::log::init(super::log_settings(&new))
-            .map_err(|e| format!("cannot open the log: {e}"))?;
+        if let Err(e) = crate::log::init(super::log_settings(&new)) {
+            if let Some(path) = new_pid_file {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(format!("cannot open the log: {e}"));
+        }
     }
     if new.pid_file != old.pid_file {
-        if let Some(path) = &new.pid_file {
-            std::fs::write(path, std::process::id().to_string())
-                .map_err(|e| format!("Could not write pidfile: {e}"))?;
-        }
         if let Some(path) = &old.pid_file {
             let _ = std::fs::remove_file(path);
         }
     }
     let notes = changes(old, &new);
     let ctx = Arc::new(current.reloaded(new, tls, ws_tls));
-    let applied = ctx.rt.monitor.reload(&ctx, PATIENCE);
-    if applied < ctx.shards {
+    ctx.rt.set_current(&ctx);
+    let closed = ctx.rt.desk.put_in_force(&ctx, PATIENCE);
+    if closed.len() < ctx.shards {
         crate::warn!(
-            "the reloaded configuration is in force on {applied} of {} shards so far",
+            "the reloaded configuration is in force on {} of {} shards so far",
+            closed.len(),
             ctx.shards
         );
+    }
+    // Then lowered connection limits close the connections still over
+    // them (as nats-server does), shared out among the shards.
+    let gone: usize = closed.iter().map(|c| c.total).sum();
+    let server_excess = ctx
+        .connections()
+        .saturating_sub(gone)
+        .saturating_sub(ctx.opts.max_connections);
+    let mut accounts = ctx.auth.over_limits();
+    for c in &closed {
+        for (n, gone) in accounts.iter_mut().zip(&c.by_account) {
+            *n = (*n - gone).max(0);
+        }
+    }
+    if server_excess > 0 || accounts.iter().any(|&n| n > 0) {
+        *ctx.rt.excess.lock().unwrap_or_else(|e| e.into_inner()) = (server_excess, accounts);
+        ctx.rt.desk.trim(PATIENCE);
     }
     for n in notes {
         crate::info!("Reloaded: {n}");
@@ -115,7 +144,7 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
         shards => "Shards",
         idle_spin => "IdleSpin",
         trusted_operators => "TrustedOperators",
-        operator => "TrustedOperators",
+        operator => "TrustedKeys",
         leafnodes => "LeafNode",
         client_advertise => "ClientAdvertise",
     }
@@ -205,7 +234,12 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         notes.push(format!("write_deadline = {:?}", new.write_deadline));
     }
     if old.tls != new.tls {
-        notes.push("tls = enabled".into());
+        let state = if new.tls.is_some() {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        notes.push(format!("tls = {state}"));
     }
     if old.auth != new.auth || old.accounts != new.accounts || old.no_auth_user != new.no_auth_user
     {

@@ -9,34 +9,105 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::report::Closed;
 use super::Shard;
 use crate::auth::{Login, Verdict};
-use crate::conn::Client;
+use crate::conn::{Client, Credentials, Reason};
 use crate::protocol::{encode, ProtocolError};
 use crate::server::ServerContext;
+use crate::websocket::close;
 
 impl Shard {
-    pub(crate) fn reload(&self, ctx: Arc<ServerContext>) {
+    /// Puts `ctx` in force and decides every login again under it; what
+    /// its rules closed.
+    pub(crate) fn take_config(&self, ctx: Arc<ServerContext>) -> Closed {
         self.set_ctx(ctx.clone());
+        let mut closed = Closed {
+            total: 0,
+            by_account: vec![0; ctx.accounts.len()],
+        };
         for c in self.all_clients() {
-            if !c.is_open() || !c.flags().connected {
-                // Not logged in yet: its CONNECT meets the new rules.
+            if !c.is_open() || c.login_pending() {
+                // A password being checked is decided under the new rules
+                // when its check ends.
                 continue;
             }
-            match login_again(&ctx, &c) {
-                Some(login) if login.account == c.account() => self.keep(&c, login),
-                _ => {
-                    crate::error!(
-                        "{} - cid:{} - authentication error - the reloaded configuration does not admit it",
-                        c.addr,
-                        c.cid
-                    );
-                    super::close_fatally(&c, ProtocolError::AuthorizationViolation);
+            let admitted = if c.flags().connected {
+                // Its login again, in the account it is in.
+                match login_again(&ctx, &c) {
+                    Some(login) if login.account == c.account() => {
+                        self.keep(&c, login);
+                        true
+                    }
+                    _ => false,
+                }
+            } else {
+                // No CONNECT yet: it may stay only if the new rules let a
+                // client in without one (as nats-server decides it).
+                decide_again(&ctx, &Credentials::default(), &c).is_some()
+            };
+            if !admitted {
+                crate::error!(
+                    "{} - cid:{} - authentication error - the reloaded configuration does not admit it",
+                    c.addr,
+                    c.cid
+                );
+                super::close_fatally(&c, ProtocolError::AuthorizationViolation);
+                closed.total += 1;
+                if c.counted() {
+                    if let Some(n) = closed.by_account.get_mut(c.account() as usize) {
+                        *n += 1;
+                    }
                 }
             }
             self.mark_dirty(&c);
         }
         self.flush();
+        closed
+    }
+
+    /// After a reload lowered `max_connections` or an account's limit:
+    /// closes logins of this shard while the server is over them (newest
+    /// first), each claimed from what the shards share.
+    pub(crate) fn trim(&self) {
+        let mut clients = self.all_clients();
+        clients.sort_by_key(|c| std::cmp::Reverse(c.cid));
+        for c in clients
+            .iter()
+            .filter(|c| c.is_open() && c.flags().connected)
+        {
+            self.over_limit(c);
+            self.mark_dirty(c);
+        }
+        self.flush();
+    }
+
+    /// Closes `c` when a lowered limit has connections to spare, claimed
+    /// from what the server is over (server-wide first, then its
+    /// account's); whether it did.
+    fn over_limit(&self, c: &Rc<Client>) -> bool {
+        let mut excess = self.rt.excess.lock().unwrap_or_else(|e| e.into_inner());
+        if excess.0 > 0 {
+            excess.0 -= 1;
+            if let Some(n) = excess.1.get_mut(c.account() as usize) {
+                // One fewer in its account too.
+                *n -= i64::from(c.counted() && *n > 0);
+            }
+            drop(excess);
+            encode::write_err(&mut c.out(), "maximum connections exceeded");
+            c.note_reason(Reason::MaxConnectionsExceeded);
+            c.close_with(close::POLICY_VIOLATION, "maximum connections exceeded");
+            return true;
+        }
+        match excess.1.get_mut(c.account() as usize) {
+            Some(n) if *n > 0 && c.counted() => {
+                *n -= 1;
+                drop(excess);
+                super::close_fatally(c, ProtocolError::MaxAccountConnections);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A login that still holds: its user's permissions and limits now.
@@ -67,11 +138,16 @@ impl Shard {
 }
 
 /// The login `c` made, decided again under `ctx` with what it was decided
-/// on; a bcrypt-hashed password is not checked again: the same hash keeps
-/// the login, another one ends it.
+/// on.
 fn login_again(ctx: &ServerContext, c: &Client) -> Option<Login> {
-    let creds = c.credentials().unwrap_or_default();
-    let given = creds.connect.unwrap_or_default();
+    decide_again(ctx, &c.credentials().unwrap_or_default(), c)
+}
+
+/// A login of `c` decided under `ctx` with `creds`; a bcrypt-hashed
+/// password is not checked again: the hash it was checked against keeps
+/// the login, another one ends it.
+pub(crate) fn decide_again(ctx: &ServerContext, creds: &Credentials, c: &Client) -> Option<Login> {
+    let given = creds.connect.clone().unwrap_or_default();
     match ctx
         .auth
         .check(&given, c.kind, c.cid, creds.cert.as_ref(), c.addr.ip())

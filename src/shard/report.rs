@@ -2,10 +2,11 @@
 //! so the message path touches no shared counter), the answers to what
 //! the monitor asks, and the record of each connection that closes.
 //!
-//! The monitor's thread sends an [`Ask`] down each shard's channel; the
-//! shard's task answers between two turns of its runtime and sends the
-//! report back. Closed connections go to one ring for the whole server
-//! (a lock taken once per closed connection, never per message).
+//! The monitor's thread sends an [`Ask`] down each shard's channel (the
+//! desk's); the shard's task answers between two turns of its runtime and
+//! sends the report back. The main thread sends a reloaded configuration
+//! down the same channel. Closed connections go to one ring for the whole
+//! server (a lock taken once per closed connection, never per message).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -31,7 +32,19 @@ pub const DEFAULT_MAX_CLOSED: usize = 10_000;
 /// force).
 enum Asked {
     Report(Ask, mpsc::Sender<ShardReport>),
-    Reload(Arc<ServerContext>, mpsc::Sender<()>),
+    /// A reloaded configuration; the answer counts what its rules closed.
+    Reload(Arc<ServerContext>, mpsc::Sender<Closed>),
+    /// After a reload lowered a connection limit: close the connections
+    /// over it (claimed from the runtime's `excess`).
+    Trim(mpsc::Sender<()>),
+}
+
+/// Connections a shard closed under a reloaded configuration's rules: in
+/// all, and by account (those counted in their account).
+#[derive(Debug, Default)]
+pub struct Closed {
+    pub total: usize,
+    pub by_account: Vec<i64>,
 }
 
 /// Where the monitor finds the shards, and the closed connections.
@@ -64,48 +77,49 @@ impl Desk {
     /// Asks every shard and gathers the answers (a shard that does not
     /// answer within `patience` is left out).
     pub fn ask(&self, ask: &Ask, patience: std::time::Duration) -> Vec<ShardReport> {
-        let (tx, rx) = mpsc::channel();
-        let asked = {
-            let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-            shards
-                .iter()
-                .filter(|s| s.send(Asked::Report(ask.clone(), tx.clone())).is_ok())
-                .count()
-        };
-        drop(tx);
-        let deadline = Instant::now() + patience;
-        let mut reports = Vec::with_capacity(asked);
-        while reports.len() < asked {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(r) => reports.push(r),
-                Err(_) => break,
-            }
-        }
-        reports
+        self.each_shard(|reply| Asked::Report(ask.clone(), reply), patience)
     }
 
     /// Hands every shard a reloaded configuration and waits (up to
-    /// `patience`) until each has it in force; how many did.
-    pub fn reload(&self, ctx: &Arc<ServerContext>, patience: std::time::Duration) -> usize {
+    /// `patience`) until each has it in force; what each closed.
+    pub fn put_in_force(
+        &self,
+        ctx: &Arc<ServerContext>,
+        patience: std::time::Duration,
+    ) -> Vec<Closed> {
+        self.each_shard(|reply| Asked::Reload(ctx.clone(), reply), patience)
+    }
+
+    /// Has every shard close what it can of the runtime's `excess`.
+    pub fn trim(&self, patience: std::time::Duration) -> usize {
+        self.each_shard(Asked::Trim, patience).len()
+    }
+
+    /// Sends every shard what `mail` makes and gathers the answers (those
+    /// that come within `patience`).
+    fn each_shard<T>(
+        &self,
+        mail: impl Fn(mpsc::Sender<T>) -> Asked,
+        patience: std::time::Duration,
+    ) -> Vec<T> {
         let (tx, rx) = mpsc::channel();
         let sent = {
             let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
             shards
                 .iter()
-                .filter(|s| s.send(Asked::Reload(ctx.clone(), tx.clone())).is_ok())
+                .filter(|s| s.send(mail(tx.clone())).is_ok())
                 .count()
         };
         drop(tx);
         let deadline = Instant::now() + patience;
-        let mut applied = 0;
-        while applied < sent {
+        let mut answers = Vec::with_capacity(sent);
+        while answers.len() < sent {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(()) => applied += 1,
+                Ok(a) => answers.push(a),
                 Err(_) => break,
             }
         }
-        applied
+        answers
     }
 
     /// The closed connections, oldest first.
@@ -166,7 +180,7 @@ impl Shard {
         }
         let mut report = self.conn_report(client, true);
         report.stop = Some((std::time::SystemTime::now(), reason.text()));
-        ctx.rt.monitor.record_closed(Arc::new(report));
+        ctx.rt.desk.record_closed(Arc::new(report));
     }
 
     /// A connection's subscriptions.
@@ -274,7 +288,10 @@ pub(crate) async fn answer_loop(shard: Rc<Shard>, asked: Mailbox) {
                 let _ = reply.send(shard.report(&ask));
             }
             Asked::Reload(ctx, done) => {
-                shard.reload(ctx);
+                let _ = done.send(shard.take_config(ctx));
+            }
+            Asked::Trim(done) => {
+                shard.trim();
                 let _ = done.send(());
             }
         }

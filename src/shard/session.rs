@@ -7,6 +7,7 @@
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{writer, Port, Shard};
@@ -15,9 +16,7 @@ use crate::auth::{permissions, Login, Verdict};
 use crate::config::options::ConnectionType;
 use crate::conn::{About, Client, Credentials, Flags, Reason, TlsSummary};
 use crate::net::{self, Stream};
-use crate::protocol::{
-    encode, ClientOp, ClientParser, ConnectOptions, OwnedOp, ParserLimits, ProtocolError,
-};
+use crate::protocol::{encode, ClientOp, ClientParser, ConnectOptions, OwnedOp, ProtocolError};
 use crate::subject;
 use crate::websocket::close;
 use crate::websocket::handshake;
@@ -141,7 +140,7 @@ pub async fn serve<S: Stream>(shard: Rc<Shard>, stream: S, addr: SocketAddr, por
 async fn proxy_header<S: Stream>(stream: &S, peer: SocketAddr, port: Port) -> Option<SocketAddr> {
     match net::proxy::read_header(stream, peer).await {
         Ok(addr) => Some(addr),
-        Err(e) => {
+        Err(net::proxy::Refusal { why: e, first }) => {
             crate::warn!("Error reading PROXY protocol header from {peer}: {e}");
             let refusal: Option<Vec<u8>> = match port {
                 Port::Client => {
@@ -150,8 +149,9 @@ async fn proxy_header<S: Stream>(stream: &S, peer: SocketAddr, port: Port) -> Op
                     Some(out)
                 }
                 Port::Websocket => {
-                    let (res, seen) = stream.peek(Vec::with_capacity(4)).await;
-                    let http = res.is_ok() && seen.first().is_some_and(|b| b.is_ascii_uppercase());
+                    // An answer in HTTP to what began as HTTP (a request
+                    // line's method), else none (a TLS ClientHello).
+                    let http = first.is_some_and(|b| b.is_ascii_uppercase());
                     http.then(|| {
                         let body = format!("PROXY protocol header required: {e}\n");
                         format!(
@@ -307,10 +307,7 @@ async fn run<S: Stream>(
     shard.mark_dirty(&client);
     shard.flush();
 
-    let mut parser = ClientParser::new(ParserLimits {
-        max_control_line: ctx.opts.max_control_line as usize,
-        max_payload,
-    });
+    let mut parser = ClientParser::new(shard.parser_limits.get());
     let mut buf: Vec<u8> = Vec::new();
     let mut deferred = Deferred::default();
     let mut previous_read: Option<Instant> = None;
@@ -356,6 +353,8 @@ async fn run<S: Stream>(
             cookies: ws.as_ref().map(|up| &up.cookies),
             cert: cert.as_deref(),
         };
+        // A reload's limits hold from the next read on.
+        parser.set_limits(shard.parser_limits.get());
         let active = client.activity();
         consume(
             &shard,
@@ -524,6 +523,10 @@ struct PendingLogin {
     answer: tokio::sync::oneshot::Receiver<bool>,
     opts: ConnectOptions,
     login: Login,
+    creds: Credentials,
+    /// The configuration the login was checked under: a reload while the
+    /// pool checks the password decides it again under the new one.
+    decided_under: Arc<crate::server::ServerContext>,
 }
 
 /// Waits for the pool's answers (the shard serves its other connections
@@ -536,14 +539,21 @@ async fn finish_logins(
 ) {
     while let Some(pending) = deferred.login.take() {
         let granted = pending.answer.await.unwrap_or(false);
+        client.set_login_pending(false);
         if !client.is_open() {
             return;
         }
         let fatal = Cell::new(None);
-        let admitted = if granted {
-            admit(shard, client, pending.opts, pending.login)
-        } else {
-            Err(refuse(client, &pending.opts))
+        let now = shard.ctx().clone();
+        let login = match granted {
+            false => None,
+            true if Arc::ptr_eq(&now, &pending.decided_under) => Some(pending.login),
+            // Reloaded meanwhile: the new configuration decides.
+            true => super::reload::decide_again(&now, &pending.creds, client),
+        };
+        let admitted = match login {
+            Some(login) => admit(shard, client, pending.opts, login, Some(pending.creds)),
+            None => Err(refuse(client, &pending.opts)),
         };
         if settle(client, admitted, &fatal) {
             for op in std::mem::take(&mut deferred.ops) {
@@ -829,24 +839,19 @@ fn connect(
             client.cid,
         );
     }
-    // Kept for a reload to decide again (nothing kept when nothing was
-    // given and nothing asked).
-    let hash = match &verdict {
-        Verdict::Bcrypt { hash, .. } => Some(hash.clone()),
-        _ => None,
-    };
+    // What the login is decided on, for a reload to decide again (nothing
+    // when nothing was given and nothing asked).
     let given = opts.credentials();
-    if given.is_some() || presented.cert.is_some() {
-        client.set_credentials(Some(Credentials {
-            connect: given,
-            cert: presented.cert.cloned(),
-            hash,
-        }));
-    } else {
-        client.set_credentials(None);
-    }
+    let creds = (given.is_some() || presented.cert.is_some()).then(|| Credentials {
+        connect: given,
+        cert: presented.cert.cloned(),
+        hash: match &verdict {
+            Verdict::Bcrypt { hash, .. } => Some(hash.clone()),
+            _ => None,
+        },
+    });
     match verdict {
-        Verdict::Granted(login) => admit(shard, client, opts, login),
+        Verdict::Granted(login) => admit(shard, client, opts, login, creds),
         Verdict::Denied => Err(refuse(client, &opts)),
         Verdict::Refused(why) => {
             crate::debug!("{} - cid:{} - {why}", client.addr, client.cid);
@@ -858,10 +863,13 @@ fn connect(
             login,
         } => {
             let answer = ctx.auth.bcrypt.verify(&hash, &password);
+            client.set_login_pending(true);
             deferred.login = Some(PendingLogin {
                 answer,
                 opts,
                 login,
+                creds: creds.unwrap_or_default(),
+                decided_under: ctx.clone(),
             });
             Ok(())
         }
@@ -885,7 +893,9 @@ fn admit(
     client: &Rc<Client>,
     opts: ConnectOptions,
     login: Login,
+    creds: Option<Credentials>,
 ) -> Result<(), ProtocolError> {
+    client.set_credentials(creds);
     let server_headers = !shard.ctx().opts.no_header_support;
     opts.validate(server_headers)?;
     let auth = &shard.ctx().auth;
