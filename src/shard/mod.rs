@@ -131,8 +131,6 @@ pub struct Shard {
     pub(crate) max_pending: Cell<i64>,
     /// Some account takes part in exports and imports.
     pub(crate) crosses_accounts: Cell<bool>,
-    /// What the protocol parser holds every connection to.
-    pub(crate) parser_limits: Cell<crate::protocol::ParserLimits>,
 }
 
 impl Shard {
@@ -151,7 +149,6 @@ impl Shard {
         let tracks_replies = ctx.auth.tracks_replies();
         let max_pending = ctx.opts.max_pending;
         let crosses_accounts = ctx.imports.any();
-        let limits = parser_limits(&ctx.opts);
         Shard {
             tracks_replies: Cell::new(tracks_replies),
             id: setup_id,
@@ -171,7 +168,6 @@ impl Shard {
             tally: Default::default(),
             max_pending: Cell::new(max_pending),
             crosses_accounts: Cell::new(crosses_accounts),
-            parser_limits: Cell::new(limits),
         }
     }
 
@@ -186,7 +182,6 @@ impl Shard {
         self.tracks_replies.set(ctx.auth.tracks_replies());
         self.max_pending.set(ctx.opts.max_pending);
         self.crosses_accounts.set(ctx.imports.any());
-        self.parser_limits.set(parser_limits(&ctx.opts));
         *self.ctx.borrow_mut() = ctx;
     }
 
@@ -296,7 +291,7 @@ impl Shard {
 }
 
 /// The protocol parser's limits under `opts`.
-fn parser_limits(opts: &crate::config::Options) -> crate::protocol::ParserLimits {
+pub(crate) fn parser_limits(opts: &crate::config::Options) -> crate::protocol::ParserLimits {
     crate::protocol::ParserLimits {
         max_control_line: opts.max_control_line as usize,
         max_payload: opts.max_payload as usize,

@@ -307,7 +307,7 @@ async fn run<S: Stream>(
     shard.mark_dirty(&client);
     shard.flush();
 
-    let mut parser = ClientParser::new(shard.parser_limits.get());
+    let mut parser = ClientParser::new(super::parser_limits(&ctx.opts));
     let mut buf: Vec<u8> = Vec::new();
     let mut deferred = Deferred::default();
     let mut previous_read: Option<Instant> = None;
@@ -354,7 +354,7 @@ async fn run<S: Stream>(
             cert: cert.as_deref(),
         };
         // A reload's limits hold from the next read on.
-        parser.set_limits(shard.parser_limits.get());
+        parser.set_limits(super::parser_limits(&shard.ctx().opts));
         let active = client.activity();
         consume(
             &shard,
