@@ -666,3 +666,34 @@ fn reload_decides_a_pending_login_under_the_new_rules() {
     server.wait_for_in_logs("Reloaded server configuration");
     assert_eq!(c.line(), "-ERR 'Authorization Violation'");
 }
+
+/// A changed token ends the logins made with the old one; the log file,
+/// the pid file and the subscription limit move to what the file now says.
+#[test]
+fn reload_changes_tokens_log_and_pid_files_and_subscription_limits() {
+    let server = Running::start("authorization { token: t1 }");
+    let mut old = server.client(false);
+    old.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t1\"}\r\nPING\r\n");
+    assert_eq!(old.line(), "PONG");
+    let dir = server.dir.path();
+    let (log, pid) = (dir.join("moved.log"), dir.join("moved.pid"));
+    std::fs::write(
+        dir.join("server.conf"),
+        format!(
+            "port: -1\nhost: 127.0.0.1\nlog_file: \"{}\"\npid_file: \"{}\"\nauthorization {{ token: t2 }}\nmax_subscriptions: 1\n",
+            log.display(),
+            pid.display()
+        ),
+    )
+    .unwrap();
+    assert!(server.signal("reload").status.success());
+    server.wait_for(&log, "Reloaded server configuration");
+    assert!(pid.exists() && !server.pid_file().exists());
+    assert_eq!(old.line(), "-ERR 'Authorization Violation'");
+    let mut new = server.client(false);
+    new.send(
+        b"CONNECT {\"verbose\":false,\"auth_token\":\"t2\"}\r\nSUB a 1\r\nSUB b 2\r\nPING\r\n",
+    );
+    assert_eq!(new.line(), "-ERR 'maximum subscriptions exceeded'");
+    assert_eq!(new.line(), "PONG");
+}
