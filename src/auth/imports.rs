@@ -152,6 +152,16 @@ impl Imports {
         self.services.get(account as usize).map_or(&[], |v| v)
     }
 
+    /// After a reload (same accounts): the responses owed to requests in
+    /// flight are still owed.
+    pub fn carry_from(&mut self, old: &Imports) {
+        let owed = std::mem::take(&mut *old.responses.lock().unwrap_or_else(|e| e.into_inner()));
+        self.responses
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(owed);
+    }
+
     /// Remembers that responses on `token` go to `reply` in `account`.
     pub fn owe(&self, token: Box<[u8]>, account: u32, reply: &[u8], route: &Route, now: Instant) {
         let mut owed = self.responses.lock().unwrap_or_else(|e| e.into_inner());
@@ -194,5 +204,33 @@ impl Imports {
             return Some((o.account, o.reply));
         }
         Some((o.account, o.reply.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_keeps_the_responses_owed() {
+        let old = Imports::default();
+        let owed = Owed {
+            account: 1,
+            reply: b"reply.1".as_slice().into(),
+            singleton: true,
+            expires: Instant::now() + std::time::Duration::from_secs(60),
+        };
+        old.responses
+            .lock()
+            .unwrap()
+            .insert(b"_R_.abc".as_slice().into(), owed);
+        let mut new = Imports::default();
+        new.carry_from(&old);
+        assert!(new
+            .responses
+            .lock()
+            .unwrap()
+            .contains_key(b"_R_.abc".as_slice()));
+        assert!(old.responses.lock().unwrap().is_empty());
     }
 }

@@ -116,6 +116,7 @@ impl ServerContext {
         let (port, rt, id) = (self.info.port, self.rt.clone(), self.server_id.clone());
         let mut ctx = Self::build(opts, self.shards, port, tls, rt, id);
         ctx.auth.carry_from(&self.auth);
+        ctx.imports.carry_from(&self.imports);
         if let Some(ws) = &self.websocket {
             ctx.websocket_listening(ws.info.port, ws_tls);
         }
