@@ -697,3 +697,34 @@ fn reload_changes_tokens_log_and_pid_files_and_subscription_limits() {
     assert_eq!(new.line(), "-ERR 'maximum subscriptions exceeded'");
     assert_eq!(new.line(), "PONG");
 }
+
+/// A lowered account `max_connections` closes the account's logins over
+/// it with nats-server's error.
+#[test]
+fn reload_lowers_an_account_connection_limit() {
+    let accounts = |n: u32| {
+        format!("accounts {{ A {{ users = [ {{ user: a, password: p }} ], limits {{ max_connections: {n} }} }} }}")
+    };
+    let server = Running::start(&accounts(3));
+    let mut logins: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = server.client(false);
+            c.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"p\"}\r\nPING\r\n");
+            assert_eq!(c.line(), "PONG");
+            c
+        })
+        .collect();
+    server.rewrite(&accounts(1));
+    assert!(server.signal("reload").status.success());
+    server.wait_for_in_logs("Reloaded server configuration");
+    let mut refused = 0;
+    for c in logins.iter_mut() {
+        c.send(b"PING\r\n");
+        match c.line().as_str() {
+            "PONG" => {}
+            "-ERR 'maximum account active connections exceeded'" => refused += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(refused, 2);
+}

@@ -453,20 +453,13 @@ impl Authenticator {
         }
     }
 
-    /// By account id: how many more logins it holds than its limit allows
-    /// (after a reload lowered a limit).
-    pub fn over_limits(&self) -> Vec<i64> {
-        self.counts
+    /// By account id: how many of `logins` (by account) are over its
+    /// limit (after a reload lowered one).
+    pub fn over_limits(&self, logins: &[i64]) -> Vec<i64> {
+        logins
             .iter()
             .zip(&self.limits)
-            .map(|(n, &limit)| {
-                let n = n.load(Ordering::Acquire);
-                if limit >= 0 {
-                    (n - limit).max(0)
-                } else {
-                    0
-                }
-            })
+            .map(|(&n, &limit)| if limit >= 0 { (n - limit).max(0) } else { 0 })
             .collect()
     }
 

@@ -66,27 +66,25 @@ pub fn reload(
     let notes = changes(old, &new);
     let ctx = Arc::new(current.reloaded(new, tls, ws_tls));
     ctx.rt.set_current(&ctx);
-    let closed = ctx.rt.desk.put_in_force(&ctx, PATIENCE);
-    if closed.len() < ctx.shards {
+    let kept = ctx.rt.desk.put_in_force(&ctx, PATIENCE);
+    if kept.len() < ctx.shards {
         crate::warn!(
             "the reloaded configuration is in force on {} of {} shards so far",
-            closed.len(),
+            kept.len(),
             ctx.shards
         );
     }
     // Then lowered connection limits close the connections still over
     // them (as nats-server does), shared out among the shards.
-    let gone: usize = closed.iter().map(|c| c.total).sum();
-    let server_excess = ctx
-        .connections()
-        .saturating_sub(gone)
-        .saturating_sub(ctx.opts.max_connections);
-    let mut accounts = ctx.auth.over_limits();
-    for c in &closed {
-        for (n, gone) in accounts.iter_mut().zip(&c.by_account) {
-            *n = (*n - gone).max(0);
+    let total: usize = kept.iter().map(|k| k.total).sum();
+    let server_excess = total.saturating_sub(ctx.opts.max_connections);
+    let mut by_account = vec![0; ctx.accounts.len()];
+    for k in &kept {
+        for (n, kept) in by_account.iter_mut().zip(&k.by_account) {
+            *n += kept;
         }
     }
+    let accounts = ctx.auth.over_limits(&by_account);
     if server_excess > 0 || accounts.iter().any(|&n| n > 0) {
         *ctx.rt.excess.lock().unwrap_or_else(|e| e.into_inner()) = (server_excess, accounts);
         ctx.rt.desk.trim(PATIENCE);

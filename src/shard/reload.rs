@@ -9,7 +9,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::report::Closed;
+use super::report::Kept;
 use super::Shard;
 use crate::auth::{Login, Verdict};
 use crate::conn::{Client, Credentials, Reason};
@@ -18,18 +18,22 @@ use crate::server::ServerContext;
 use crate::websocket::close;
 
 impl Shard {
-    /// Puts `ctx` in force and decides every login again under it; what
-    /// its rules closed.
-    pub(crate) fn take_config(&self, ctx: Arc<ServerContext>) -> Closed {
+    /// Puts `ctx` in force and decides every login again under it; the
+    /// connections it kept.
+    pub(crate) fn take_config(&self, ctx: Arc<ServerContext>) -> Kept {
         self.set_ctx(ctx.clone());
-        let mut closed = Closed {
+        let mut kept = Kept {
             total: 0,
             by_account: vec![0; ctx.accounts.len()],
         };
         for c in self.all_clients() {
-            if !c.is_open() || c.login_pending() {
+            if !c.is_open() {
+                continue;
+            }
+            if c.login_pending() {
                 // A password being checked is decided under the new rules
                 // when its check ends.
+                kept.total += 1;
                 continue;
             }
             let admitted = if c.flags().connected {
@@ -53,9 +57,10 @@ impl Shard {
                     c.cid
                 );
                 super::close_fatally(&c, ProtocolError::AuthorizationViolation);
-                closed.total += 1;
+            } else {
+                kept.total += 1;
                 if c.counted() {
-                    if let Some(n) = closed.by_account.get_mut(c.account() as usize) {
+                    if let Some(n) = kept.by_account.get_mut(c.account() as usize) {
                         *n += 1;
                     }
                 }
@@ -63,7 +68,7 @@ impl Shard {
             self.mark_dirty(&c);
         }
         self.flush();
-        closed
+        kept
     }
 
     /// After a reload lowered `max_connections` or an account's limit:

@@ -32,17 +32,17 @@ pub const DEFAULT_MAX_CLOSED: usize = 10_000;
 /// force).
 enum Asked {
     Report(Ask, mpsc::Sender<ShardReport>),
-    /// A reloaded configuration; the answer counts what its rules closed.
-    Reload(Arc<ServerContext>, mpsc::Sender<Closed>),
+    /// A reloaded configuration; the answer counts what its rules kept.
+    Reload(Arc<ServerContext>, mpsc::Sender<Kept>),
     /// After a reload lowered a connection limit: close the connections
     /// over it (claimed from the runtime's `excess`).
     Trim(mpsc::Sender<()>),
 }
 
-/// Connections a shard closed under a reloaded configuration's rules: in
-/// all, and by account (those counted in their account).
+/// Connections a shard kept open under a reloaded configuration's rules:
+/// in all, and by account (those counted in their account).
 #[derive(Debug, Default)]
-pub struct Closed {
+pub struct Kept {
     pub total: usize,
     pub by_account: Vec<i64>,
 }
@@ -81,12 +81,12 @@ impl Desk {
     }
 
     /// Hands every shard a reloaded configuration and waits (up to
-    /// `patience`) until each has it in force; what each closed.
+    /// `patience`) until each has it in force; what each kept.
     pub fn put_in_force(
         &self,
         ctx: &Arc<ServerContext>,
         patience: std::time::Duration,
-    ) -> Vec<Closed> {
+    ) -> Vec<Kept> {
         self.each_shard(|reply| Asked::Reload(ctx.clone(), reply), patience)
     }
 
