@@ -273,8 +273,8 @@ io_tests! {
         assert_eq!(body["https_port"], port);
         assert_eq!(body["http_port"], 0);
         for (config, said) in [
-            ("https_port: -1\n".to_string(), "TLS cert and key required for HTTPS"),
-            (format!("http_port: 8222\nhttps_port: 8443\n{}\n", pki.block("")), "can't specify both HTTP (8222) and HTTPs (8443) ports"),
+            ("port: -1\nhttps_port: -1\n".to_string(), "TLS cert and key required for HTTPS"),
+            (format!("port: -1\nhttp_port: 8222\nhttps_port: 8443\n{}\n", pki.block("")), "can't specify both HTTP (8222) and HTTPs (8443) ports"),
         ] {
             let out = std::process::Command::new(common::binary()).args(["-c", &write_temp(&config)]).output().unwrap();
             assert!(!out.status.success());
