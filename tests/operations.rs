@@ -728,3 +728,32 @@ fn reload_lowers_an_account_connection_limit() {
     }
     assert_eq!(refused, 2);
 }
+
+/// The limits a reload changes show in /varz at once, and `trace` turns
+/// the protocol trace on.
+#[test]
+fn reload_shows_new_limits_in_varz_and_turns_on_trace() {
+    let server = Running::start("http_port: -1");
+    let log = server.wait_for_in_logs("Starting http monitor on ");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Starting http monitor on "))
+        .unwrap();
+    let http: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let before = common::http_json(http, "/varz");
+    server.rewrite(
+        "http_port: -1\ntrace: true\nmax_pending: 2000000\nwrite_deadline: \"3s\"\nmax_control_line: 2048\nping_max: 5\nlame_duck_duration: \"60s\"\nlame_duck_grace_period: \"5s\"",
+    );
+    assert!(server.signal("reload").status.success());
+    server.wait_for_in_logs("Reloaded server configuration");
+    let after = common::http_json(http, "/varz");
+    assert_eq!(after["max_pending"], 2_000_000);
+    assert_eq!(after["write_deadline"], 3_000_000_000u64);
+    assert_eq!(after["max_control_line"], 2048);
+    assert_eq!(after["ping_max"], 5);
+    assert_ne!(after["config_load_time"], before["config_load_time"]);
+    let mut c = server.client(false);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(c.line(), "PONG");
+    server.wait_for_in_logs("[TRC]");
+}
